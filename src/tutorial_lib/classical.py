@@ -172,7 +172,7 @@ class GaussianKDE:
         x = _check_data(x)
         if x.shape[1] != self.data.shape[1]:
             raise ValueError(f"x must have {self.data.shape[1]} columns like the data, got {x.shape[1]}")
-        return _kde_log_prob(x, self.data, torch.tensor([self.bandwidth]), batch_size)[:, 0]
+        return _kde_log_prob(x, self.data, torch.tensor([self.bandwidth], dtype=torch.float64), batch_size)[:, 0]
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` samples (n, D): a random data point plus Gaussian noise of scale ``h``."""
