@@ -18,6 +18,8 @@ edge.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -27,6 +29,7 @@ __all__ = ["rq_spline", "spline_params", "MIN_BIN", "MIN_DERIVATIVE"]
 #: Smallest bin width/height as a fraction of the interval, and smallest derivative.
 MIN_BIN = 1e-3
 MIN_DERIVATIVE = 1e-3
+_SHIFT = math.log(math.expm1(1 - MIN_DERIVATIVE))
 
 
 def spline_params(raw: Tensor, bins: int, bound: float) -> tuple[Tensor, Tensor, Tensor]:
@@ -45,8 +48,8 @@ def spline_params(raw: Tensor, bins: int, bound: float) -> tuple[Tensor, Tensor,
     h = MIN_BIN + (1 - MIN_BIN * bins) * F.softmax(h, dim=-1)
     xs = _knots(w, bound)  # (..., K + 1), exactly -B .. B
     ys = _knots(h, bound)
-    # softplus(d + c) with c = log(e - 1): raw 0 -> derivative 1
-    ds = MIN_DERIVATIVE + F.softplus(d + 0.5413248546129181)  # (..., K + 1)
+    # raw 0 -> derivative exactly 1 (identity): softplus(_SHIFT) = 1 - MIN_DERIVATIVE
+    ds = MIN_DERIVATIVE + F.softplus(d + _SHIFT)  # (..., K + 1)
     return xs, ys, ds
 
 
