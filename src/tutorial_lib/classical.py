@@ -112,7 +112,12 @@ def fit_gmm(x: Tensor, n_components: int, config: GMMConfig = GMMConfig()) -> Mi
         reg_covar=config.reg_covar,
         random_state=config.seed,
     )
-    gm.fit(x.detach().cpu().double().numpy())
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+
+    # EM on low-dimensional data does many tiny matrix operations: BLAS threads only add
+    # overhead (and oversubscribe a busy machine), so EM runs single-threaded.
+    with threadpool_limits(limits=1):
+        gm.fit(x.detach().cpu().double().numpy())
     kw = {"dtype": x.dtype, "device": x.device}
     weights = torch.as_tensor(gm.weights_, **kw)  # (K,)
     means = torch.as_tensor(gm.means_, **kw)  # (K, D)
