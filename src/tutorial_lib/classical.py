@@ -75,8 +75,8 @@ FOUNDATIONS_BASELINES = BaselineConfig()
 class Selection:
     """Result of a validation search: the chosen value and every candidate's val NLL."""
 
-    best: float
-    val_nll: dict[float, float]
+    best: int | float
+    val_nll: dict[int | float, float]
 
 
 def _check_data(x: Tensor, name: str = "x") -> Tensor:
@@ -134,7 +134,7 @@ def select_gmm(train: Tensor, val: Tensor, config: GMMConfig = GMMConfig()) -> t
     train, val = _check_data(train, "train"), _check_data(val, "val")
     if not config.components:
         raise ValueError("config.components must list at least one component count")
-    scores: dict[float, float] = {}
+    scores: dict[int | float, float] = {}
     best_model, best_k = None, None
     for k in config.components:
         if k > train.shape[0]:
