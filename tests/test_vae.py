@@ -206,3 +206,23 @@ def test_bad_arguments_raise_value_error():
         elbo(vae, torch.zeros(1, 2), n_samples=0)
     with pytest.raises(ValueError, match="latent_dim"):
         ppca_fit(torch.zeros(5, 3), 3)
+
+
+def test_benchmark_suite_quick_runs_and_follows_the_contract():
+    import importlib
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    module = importlib.import_module("benchmarks.vae")
+    records = module.SUITES["vae"](quick=True)
+    keys = {"suite", "task", "model", "metric", "value", "lower_is_better", "reference",
+            "reference_value", "seconds", "seeds"}
+    assert {r["task"] for r in records} == {"digits", "linear-gaussian", "gaussian-2d"}
+    for r in records:
+        assert set(r) == keys and r["suite"] == "vae" and math.isfinite(r["value"])
+    # even a short run must beat the uniform distribution over 17 levels on digits
+    digits = {r["metric"]: r for r in records if r["task"] == "digits"}
+    assert all(r["value"] < 64 * math.log(17) for r in digits.values())
