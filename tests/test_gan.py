@@ -1,0 +1,178 @@
+"""Tests of the GAN library: losses against hand-computed values, the optimal
+discriminator, the shapes the networks claim, packing, the R1 penalty against a
+closed form, the mode metrics on samples with known answers, the Fréchet distance,
+and the non-finite-loss error."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tutorial_lib import gan, gan_conv
+from tutorial_lib.data import get_density
+from tutorial_lib.train import NonFiniteLossError
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def test_losses_match_hand_computed_values():
+    # D = sigmoid(logit): logit 0 -> D = 1/2; logit log 3 -> D = 3/4; logit -log 3 -> D = 1/4
+    real = torch.tensor([0.0, math.log(3.0)])
+    fake = torch.tensor([-math.log(3.0), 0.0])
+    # -[log(1/2) + log(3/4)]/2 - [log(1 - 1/4) + log(1 - 1/2)]/2
+    expected_d = -(math.log(0.5) + math.log(0.75)) / 2 - (math.log(0.75) + math.log(0.5)) / 2
+    assert gan.discriminator_loss(real, fake).item() == pytest.approx(expected_d, abs=1e-6)
+    # saturating: mean log(1 - D) = [log(3/4) + log(1/2)] / 2
+    sat = gan.generator_loss(fake, "saturating").item()
+    assert sat == pytest.approx((math.log(0.75) + math.log(0.5)) / 2, abs=1e-6)
+    # non-saturating: -mean log D = -[log(1/4) + log(1/2)] / 2
+    ns = gan.generator_loss(fake, "non_saturating").item()
+    assert ns == pytest.approx(-(math.log(0.25) + math.log(0.5)) / 2, abs=1e-6)
+    with pytest.raises(ValueError, match="kind"):
+        gan.generator_loss(fake, "wasserstein")
+
+
+def test_loss_gradients_saturate_as_described():
+    # d/df log(1 - sigmoid(f)) = -sigmoid(f): tiny where D(G(z)) ~ 0;
+    # d/df -log sigmoid(f) = -(1 - sigmoid(f)): close to -1 there.
+    f = torch.tensor([-6.0], requires_grad=True)
+    (g_sat,) = torch.autograd.grad(gan.generator_loss(f, "saturating"), f)
+    (g_ns,) = torch.autograd.grad(gan.generator_loss(f, "non_saturating"), f)
+    d = torch.sigmoid(torch.tensor(-6.0))
+    assert g_sat.item() == pytest.approx(-d.item(), rel=1e-5)
+    assert g_ns.item() == pytest.approx(-(1 - d.item()), rel=1e-5)
+
+
+def test_optimal_discriminator_minimises_the_loss_pointwise():
+    # For densities p, q at a point, E_p[-log D] + E_q[-log(1-D)] is minimised by D* = p/(p+q).
+    p, q = torch.tensor(0.3), torch.tensor(0.1)
+    logits = torch.linspace(-5, 5, 10001)
+    loss = p * torch.nn.functional.softplus(-logits) + q * torch.nn.functional.softplus(logits)
+    d_best = torch.sigmoid(logits[loss.argmin()])
+    assert d_best.item() == pytest.approx(0.75, abs=1e-3)
+
+
+def test_mlp_shapes_and_packing():
+    g = gan.MLPGenerator(latent_dim=3, hidden=16, layers=2, out_dim=2)
+    z = torch.randn(12, 3)
+    assert g(z).shape == (12, 2)
+    assert g.sample(5).shape == (5, 2)
+    d = gan.MLPDiscriminator(in_dim=2, hidden=16, layers=2, pack=4)
+    x = torch.randn(12, 2)
+    assert d(x).shape == (3,)
+    # packing = concatenating consecutive rows: equal to an unpacked net on (B, 8)
+    manual = d.net(x.reshape(3, 8)).squeeze(-1)
+    torch.testing.assert_close(d(x), manual)
+    with pytest.raises(ValueError, match="pack"):
+        d(torch.randn(10, 2))
+    with pytest.raises(ValueError, match="z must have shape"):
+        g(torch.randn(4, 2))
+    with pytest.raises(ValueError, match="pack"):
+        gan.GANConfig(batch_size=10, pack=4)
+    with pytest.raises(ValueError, match="loss"):
+        gan.GANConfig(loss="hinge")
+
+
+def test_r1_penalty_matches_closed_form_for_a_linear_discriminator():
+    # f(x) = w.x + b has gradient w everywhere: R1 = |w|^2 (per sample; packs sum).
+    d = gan.MLPDiscriminator(in_dim=2, hidden=4, layers=1, pack=2)
+    lin = torch.nn.Linear(4, 1)
+    d.net = torch.nn.Sequential(lin)
+    real = torch.randn(8, 2)
+    expected = lin.weight.pow(2).sum()
+    torch.testing.assert_close(gan.r1_penalty(d, real), expected)
+
+
+def test_conv_networks_shapes():
+    g = gan_conv.ConvGenerator(latent_dim=8, channels=8)
+    x = g.sample(6)
+    assert x.shape == (6, 64) and x.abs().max() <= 1.0
+    d = gan_conv.ConvDiscriminator(channels=8)
+    assert d(x).shape == (6,)
+    c = gan_conv.DigitClassifier()
+    assert c(gan_conv.to_pixels(x)).shape == (6, 10)
+    assert c.features(gan_conv.to_pixels(x)).shape == (6, 32)
+    with pytest.raises(ValueError, match="64"):
+        d(torch.randn(6, 63))
+
+
+def test_independent_pixels_reproduces_marginals():
+    # pixel 0 always 0, pixel 1 equally often 4 and 8 (before add-one smoothing)
+    train = torch.zeros(400, 64)
+    train[::2, 1] = 4.0
+    train[1::2, 1] = 8.0
+    base = gan_conv.IndependentPixels(train)
+    x = base.sample(20000, torch.Generator().manual_seed(0))
+    p4 = 201 / (400 + 17)
+    assert (x[:, 1] == 4).float().mean().item() == pytest.approx(p4, abs=0.01)
+    assert (x[:, 0] == 0).float().mean().item() == pytest.approx(401 / 417, abs=0.01)
+
+
+def _metrics():
+    return pytest.importorskip("tutorial_lib.metrics")
+
+
+def test_mode_metrics_known_answers():
+    metrics = _metrics()
+    ring = get_density("ring")
+    means, std = ring.means.float(), ring.std
+    # 3 samples exactly on mode 0, 1 on mode 1, one far away (low quality)
+    x = torch.stack([means[0], means[0], means[0], means[1], torch.zeros(2)])
+    stats = metrics.mode_metrics(x, means, std)
+    assert stats.modes == 2
+    assert stats.high_quality == pytest.approx(0.8)
+    # KL((3/4, 1/4, 0...) || uniform over 8) = 3/4 log(6) + 1/4 log(2)
+    assert stats.kl_uniform == pytest.approx(0.75 * math.log(6) + 0.25 * math.log(2), abs=1e-5)
+    # real data: every mode, about 1 - exp(-9/2) = 98.9 % within 3 sigma in 2-D
+    real = metrics.mode_metrics(ring.sample(2500, torch.Generator().manual_seed(0)), means, std)
+    assert real.modes == 8
+    assert real.high_quality == pytest.approx(1 - math.exp(-4.5), abs=0.01)
+
+
+def test_frechet_distance_zero_and_closed_form():
+    metrics = _metrics()
+    f = torch.randn(500, 3, dtype=torch.float64)
+    assert metrics.frechet_distance_features(f, f) == pytest.approx(0.0, abs=1e-6)
+    # N(m1, a^2 I) vs N(m2, b^2 I) in d dims: |m1 - m2|^2 + d (a - b)^2
+    d, a, b = 3, 1.0, 2.0
+    m1, m2 = torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64)
+    value = metrics.frechet_distance(m1, a**2 * torch.eye(d, dtype=torch.float64), m2, b**2 * torch.eye(d, dtype=torch.float64))
+    assert value == pytest.approx(d * 1.0 + d * (a - b) ** 2, rel=1e-6)
+
+
+def test_non_finite_loss_stops_training_with_the_step():
+    g, d = gan.GANConfig(hidden=8, layers=1).build()
+
+    def bad_data(n: int, rng: torch.Generator) -> torch.Tensor:
+        return torch.full((n, 2), float("nan"))
+
+    with pytest.raises(NonFiniteLossError, match="at step 0"):
+        gan.train_gan(g, d, bad_data, gan.GANConfig(steps=5, batch_size=8, hidden=8, layers=1), progress=False)
+
+
+def test_short_training_moves_generator_towards_data():
+    # 300 steps on a single Gaussian at (3, 3): the generated mean must approach it.
+    cfg = gan.GANConfig(steps=300, batch_size=64, hidden=32, layers=2)
+    g, d = cfg.build()
+    target = torch.tensor([3.0, 3.0])
+
+    def data(n: int, rng: torch.Generator) -> torch.Tensor:
+        return target + 0.1 * torch.randn(n, 2, generator=rng)
+
+    before = (gan.generate(g, 1000).mean(0) - target).norm().item()
+    hist = gan.train_gan(g, d, data, cfg, progress=False)
+    after = (gan.generate(g, 1000).mean(0) - target).norm().item()
+    assert len(hist.values["d_loss"]) == 300
+    assert after < 0.3 < before
+
+
+def test_lr_schedule():
+    cfg = gan.GANConfig(steps=100, lr_final=0.1, decay_fraction=0.5)
+    assert cfg.lr_factor(0) == 1.0 and cfg.lr_factor(49) == 1.0
+    assert cfg.lr_factor(75) == pytest.approx(0.55)
+    assert cfg.lr_factor(100) == pytest.approx(0.1)
