@@ -10,9 +10,9 @@ the prior :math:`p(z) = \mathcal N(0, I)`, trained by maximising the evidence lo
 
 where the encoder :math:`q_\phi(z\mid x) = \mathcal N(\mu_\phi(x), \mathrm{diag}\,\sigma^2_\phi(x))`
 is sampled with the reparameterisation :math:`z = \mu + \sigma \odot \varepsilon`,
-:math:`\varepsilon \sim \mathcal N(0, I)`. The decoder is a Gaussian (continuous data) or a
-categorical distribution over the discrete pixel levels (digits). The log-likelihood itself is
-estimated with importance sampling (Burda et al. 2016, arXiv:1509.00519).
+:math:`\varepsilon \sim \mathcal N(0, I)`. The decoder is a Gaussian (continuous data), or a
+categorical or discretised logistic distribution over the discrete pixel levels (digits).
+The log-likelihood itself is estimated with importance sampling (Burda et al. 2016, arXiv:1509.00519).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from .train import TrainConfig
 __all__ = [
     "VAEConfig",
     "VAE",
+    "DiscretizedLogistic",
     "ElboTerms",
     "elbo",
     "iwae_log_likelihood",
@@ -78,8 +79,9 @@ class DiscretizedLogistic(Distribution):
 @dataclass(frozen=True)
 class VAEConfig:
     """Architecture of a :class:`VAE`: MLP encoder and decoder with ``layers`` hidden layers of
-    width ``hidden``; ``likelihood`` is ``"gaussian"`` (learned per-dimension scale) or
-    ``"categorical"`` over ``levels`` integer values ``0..levels-1`` per dimension."""
+    width ``hidden``; ``likelihood`` is ``"gaussian"`` (learned per-dimension scale),
+    ``"categorical"`` over ``levels`` integer values ``0..levels-1`` per dimension, or
+    ``"logistic"`` (:class:`DiscretizedLogistic` over the same levels)."""
 
     data_dim: int
     latent_dim: int
