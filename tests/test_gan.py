@@ -156,8 +156,8 @@ def test_non_finite_loss_stops_training_with_the_step():
 
 
 def test_short_training_moves_generator_towards_data():
-    # 300 steps on a single Gaussian at (3, 3): the generated mean must approach it.
-    cfg = gan.GANConfig(steps=300, batch_size=64, hidden=32, layers=2)
+    # 200 steps on a single Gaussian at (3, 3): the generated mean must approach it.
+    cfg = gan.GANConfig(steps=200, batch_size=64, hidden=32, layers=2, lr=2e-3)
     g, d = cfg.build()
     target = torch.tensor([3.0, 3.0])
 
@@ -167,7 +167,7 @@ def test_short_training_moves_generator_towards_data():
     before = (gan.generate(g, 1000).mean(0) - target).norm().item()
     hist = gan.train_gan(g, d, data, cfg, progress=False)
     after = (gan.generate(g, 1000).mean(0) - target).norm().item()
-    assert len(hist.values["d_loss"]) == 300
+    assert len(hist.values["d_loss"]) == 200
     assert after < 0.3 < before
 
 
@@ -176,3 +176,23 @@ def test_lr_schedule():
     assert cfg.lr_factor(0) == 1.0 and cfg.lr_factor(49) == 1.0
     assert cfg.lr_factor(75) == pytest.approx(0.55)
     assert cfg.lr_factor(100) == pytest.approx(0.1)
+
+
+def test_benchmark_quick_runs():
+    pytest.importorskip("tutorial_lib.metrics")
+    import importlib
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    SUITES = importlib.import_module("benchmarks.gan").SUITES
+
+    keys = {"suite", "task", "model", "metric", "value", "lower_is_better", "reference", "reference_value", "seconds", "seeds"}
+    records = SUITES["gan2d"](True) + SUITES["gan_digits"](True)
+    assert records and all(set(r) == keys for r in records)
+    assert all(math.isfinite(r["value"]) for r in records)
+    assert {(r["task"], r["model"]) for r in records if r["suite"] == "gan2d"} == set(gan.GAN2D_CONFIGS)
+    # the Frechet distance is a squared distance: non-negative, and the floor is finite
+    assert all(r["value"] >= 0 for r in records if r["suite"] == "gan_digits")
