@@ -144,12 +144,9 @@ def run_flow_digits(quick: bool) -> list[dict]:
 SUITES = {"flows2d": run_flows2d, "flow_digits": run_flow_digits}
 
 
-if __name__ == "__main__":  # a standalone run while the package runner is not there
-    import json
+if __name__ == "__main__":  # `python benchmarks/flows.py SUITE [quick]`: a table without the package runner
     import sys
 
-    torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else torch.get_num_threads())
-    out = SUITES[sys.argv[1]](quick=len(sys.argv) > 2 and sys.argv[2] == "quick")
-    for r in out:
-        print(f"{r['task']:14s} {r['model']:14s} {r['metric']:24s} {r['value']:9.4f} ref={r['reference_value']} t={r['seconds']:.1f}s")
-    json.dump(out, sys.stdout if False else open(f"/tmp/bench_{sys.argv[1]}.json", "w"), indent=1)
+    for r in SUITES[sys.argv[1]](quick=sys.argv[2:] == ["quick"]):
+        print(f"{r['task']:14s} {r['model']:14s} {r['metric']:24s} {r['value']:9.4f} "
+              f"ref={r['reference_value']} t={r['seconds']:.1f}s")

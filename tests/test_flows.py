@@ -204,3 +204,25 @@ def test_wrong_input_dimension_raises():
         flow.log_prob(torch.zeros(5, 3))
     with pytest.raises(ValueError, match="n must be"):
         flow.sample(0)
+
+
+def test_benchmark_quick_configurations_run():
+    """The benchmark suites' smallest configurations run and return well-formed records."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    bench = importlib.import_module("benchmarks.flows")
+    keys = {"suite", "task", "model", "metric", "value", "lower_is_better", "reference", "reference_value", "seconds", "seeds"}
+    for suite, run in bench.SUITES.items():
+        records = run(quick=True)
+        assert records, suite
+        for r in records:
+            assert set(r) == keys, (suite, set(r) ^ keys)
+            assert r["suite"] == suite and math.isfinite(r["value"]) and r["seconds"] >= 0
+    # a 20-step spline flow is already far better than the uniform-pixel model (64 ln 17 nats)
+    digits = [r for r in records if r["metric"] == "nll_nats_per_image"]
+    assert digits and digits[0]["value"] < 64 * math.log(17)
