@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
-__all__ = ["Transform", "Permutation", "ActNorm", "Flow", "mlp", "check_dim"]
+__all__ = ["Transform", "Permutation", "ActNorm", "Flow", "nll_loss", "mlp", "check_dim"]
 
 
 def check_dim(dim: int) -> int:
@@ -172,5 +172,3 @@ def nll_loss(flow: Flow, batch: Tensor) -> Tensor:
     """Mean negative log-likelihood of a batch (the maximum-likelihood loss)."""
     return -flow.log_prob(batch).mean()
 
-
-__all__.append("nll_loss")
