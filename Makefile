@@ -6,6 +6,9 @@ BIN    := $(VENV)/bin
 # For a small CPU-only wheel from PyTorch's index: make book TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH       ?= torch==2.13.0
 TORCH_INDEX ?=
+# Small models run fastest single-threaded, and `make test` runs two notebooks at a time.
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
 .PHONY: book test bench clean env
