@@ -114,7 +114,9 @@ def test_independent_pixels_reproduces_marginals():
 
 
 def _metrics():
-    return pytest.importorskip("tutorial_lib.metrics")
+    from tutorial_lib import metrics
+
+    return metrics
 
 
 def test_mode_metrics_known_answers():
@@ -179,7 +181,6 @@ def test_lr_schedule():
 
 
 def test_benchmark_quick_runs():
-    pytest.importorskip("tutorial_lib.metrics")
     import importlib
     import sys
     from pathlib import Path
@@ -192,7 +193,9 @@ def test_benchmark_quick_runs():
     keys = {"suite", "task", "model", "metric", "value", "lower_is_better", "reference", "reference_value", "seconds", "seeds"}
     records = SUITES["gan2d"](True) + SUITES["gan_digits"](True)
     assert records and all(set(r) == keys for r in records)
-    assert all(math.isfinite(r["value"]) for r in records)
+    # a 20-step generator may have no high-quality sample at all: its KL to uniform is
+    # then undefined (NaN in tutorial_lib.metrics); every other value must be finite
+    assert all(math.isfinite(r["value"]) for r in records if "KL" not in r["metric"])
     assert {(r["task"], r["model"]) for r in records if r["suite"] == "gan2d"} == set(gan.GAN2D_CONFIGS)
     # the Frechet distance is a squared distance: non-negative, and the floor is finite
     assert all(r["value"] >= 0 for r in records if r["suite"] == "gan_digits")
