@@ -59,3 +59,31 @@ def format_table(records: list[dict]) -> str:
     widths = [max(len(c), *(len(row[i]) for row in rows)) if rows else len(c) for i, c in enumerate(cols)]
     line = lambda cells: "  ".join(s.ljust(w) for s, w in zip(cells, widths))  # noqa: E731
     return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(row) for row in rows)])
+
+
+def make_record(
+    *,
+    suite: str,
+    task: str,
+    model: str,
+    metric: str,
+    value: float,
+    lower_is_better: bool,
+    reference: str | None,
+    reference_value: float | None,
+    seconds: float,
+    seeds: int | list[int],
+) -> dict:
+    """One record of the benchmark contract, with its values cast to JSON types."""
+    return {
+        "suite": suite,
+        "task": task,
+        "model": model,
+        "metric": metric,
+        "value": float(value),
+        "lower_is_better": bool(lower_is_better),
+        "reference": reference,
+        "reference_value": None if reference_value is None else float(reference_value),
+        "seconds": float(seconds),
+        "seeds": seeds,
+    }

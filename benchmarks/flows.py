@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from benchmarks import make_record
 from tutorial_lib.data import get_density, load_digits_split
 from tutorial_lib.dequantization import DIGITS_BASELINES, DIGITS_FLOW, build_digits_flow, dequantized_sampler, discrete_nll
 from tutorial_lib.flow_models import FLOWS2D_DATASETS, FLOWS2D_MODELS, FLOWS2D_TRAIN, build_flow
@@ -56,18 +57,8 @@ def _zuko_models() -> dict[str, callable]:
 
 
 def _record(suite, task, model, metric, value, reference, reference_value, seconds, lower=True):
-    return {
-        "suite": suite,
-        "task": task,
-        "model": model,
-        "metric": metric,
-        "value": float(value),
-        "lower_is_better": lower,
-        "reference": reference,
-        "reference_value": None if reference_value is None else float(reference_value),
-        "seconds": float(seconds),
-        "seeds": [SEED],
-    }
+    return make_record(suite=suite, task=task, model=model, metric=metric, value=value, lower_is_better=lower,
+                       reference=reference, reference_value=reference_value, seconds=seconds, seeds=[SEED])
 
 
 def run_flows2d(quick: bool) -> list[dict]:
@@ -142,11 +133,3 @@ def run_flow_digits(quick: bool) -> list[dict]:
 
 
 SUITES = {"flows2d": run_flows2d, "flow_digits": run_flow_digits}
-
-
-if __name__ == "__main__":  # `python benchmarks/flows.py SUITE [quick]`: a table without the package runner
-    import sys
-
-    for r in SUITES[sys.argv[1]](quick=sys.argv[2:] == ["quick"]):
-        print(f"{r['task']:14s} {r['model']:14s} {r['metric']:24s} {r['value']:9.4f} "
-              f"ref={r['reference_value']} t={r['seconds']:.1f}s")

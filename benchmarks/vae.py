@@ -20,6 +20,7 @@ import time
 
 import torch
 
+from benchmarks import make_record
 from tutorial_lib.data import load_digits_split
 from tutorial_lib.linear_gaussian import (
     LINEAR_DATA,
@@ -45,18 +46,8 @@ TOMCZAK_VAE_VAL = 100.5  # nats/image, -ELBO on validation (Tomczak, "Deep Gener
 
 
 def _record(task, model, metric, value, lower, reference, reference_value, seconds, seeds) -> dict:
-    return {
-        "suite": "vae",
-        "task": task,
-        "model": model,
-        "metric": metric,
-        "value": float(value),
-        "lower_is_better": bool(lower),
-        "reference": reference,
-        "reference_value": None if reference_value is None else float(reference_value),
-        "seconds": float(seconds),
-        "seeds": int(seeds),
-    }
+    return make_record(suite="vae", task=task, model=model, metric=metric, value=value, lower_is_better=lower,
+                       reference=reference, reference_value=reference_value, seconds=seconds, seeds=int(seeds))
 
 
 def _digits(quick: bool) -> list[dict]:
