@@ -20,6 +20,7 @@ import time
 
 import torch
 
+from benchmarks import make_record
 from tutorial_lib.data import get_density, load_digits_split
 from tutorial_lib.gan import GAN2D_CONFIGS, generate, train_gan
 from tutorial_lib.gan_conv import CLASSIFIER_CONFIG, DIGITS_GAN_CONFIG, IndependentPixels, to_pixels, to_unit, train_classifier
@@ -36,18 +37,8 @@ PUBLISHED = {
 
 
 def _record(suite, task, model, metric, value, reference, reference_value, seconds, seeds, lower):
-    return {
-        "suite": suite,
-        "task": task,
-        "model": model,
-        "metric": metric,
-        "value": float(value),
-        "lower_is_better": bool(lower),
-        "reference": reference,
-        "reference_value": None if reference_value is None else float(reference_value),
-        "seconds": float(seconds),
-        "seeds": int(seeds),
-    }
+    return make_record(suite=suite, task=task, model=model, metric=metric, value=value, lower_is_better=lower,
+                       reference=reference, reference_value=reference_value, seconds=seconds, seeds=int(seeds))
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:

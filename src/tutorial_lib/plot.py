@@ -66,7 +66,8 @@ def samples_scatter(
 
 
 def image_grid(images: Tensor, nrow: int = 10, ax: plt.Axes | None = None, title: str | None = None) -> plt.Axes:
-    """Tile 8x8 digit images (``(N, 64)`` or ``(N, 8, 8)``, values in [0, 16]) into a grid."""
+    """Tile 8x8 digit images (``(N, 64)`` or ``(N, 8, 8)``, values in [0, 16]) into a grid
+    of ``nrow`` images per row (as torchvision's ``make_grid``), one blank pixel between images."""
     imgs = images.detach().cpu().float().reshape(-1, 8, 8).numpy()
     if nrow < 1:
         raise ValueError(f"nrow must be >= 1, got {nrow}")
