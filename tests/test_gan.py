@@ -173,6 +173,44 @@ def test_short_training_moves_generator_towards_data():
     assert after < 0.3 < before
 
 
+def test_uniform_prior_is_bounded_and_normal_is_not():
+    g = gan.MLPGenerator(latent_dim=3, hidden=8, layers=1, prior="uniform")
+    z = g.noise(20000, torch.Generator().manual_seed(0))
+    assert z.shape == (20000, 3)
+    assert z.abs().max() <= 1.0
+    # uniform on [-1, 1]: mean 0, variance 1/3 (standard errors about 0.004 and 0.002)
+    torch.testing.assert_close(z.mean(0), torch.zeros(3), atol=0.02, rtol=0)
+    torch.testing.assert_close(z.var(0), torch.full((3,), 1 / 3), atol=0.01, rtol=0)
+    zn = gan.MLPGenerator(latent_dim=3, hidden=8, layers=1).noise(20000, torch.Generator().manual_seed(0))
+    assert zn.abs().max() > 3.0  # P(|z| > 3) = 0.0027 per coordinate: about 160 of 60,000
+    assert gan.GANConfig(prior="uniform").build()[0].prior == "uniform"
+    with pytest.raises(ValueError, match="prior"):
+        gan.MLPGenerator(prior="cauchy")
+    with pytest.raises(ValueError, match="prior"):
+        gan.GANConfig(prior="cauchy")
+    with pytest.raises(ValueError, match="r1_every"):
+        gan.GANConfig(r1_every=0)
+
+
+def test_lazy_r1_is_computed_every_k_steps(monkeypatch):
+    # Count the penalty's calls.
+    calls = []
+    original = gan.r1_penalty
+
+    def counting(d, real):
+        value = original(d, real)
+        calls.append(value.detach())
+        return value
+
+    monkeypatch.setattr(gan, "r1_penalty", counting)
+    cfg = gan.GANConfig(steps=9, batch_size=16, hidden=8, layers=1, r1=0.5, r1_every=4)
+    g, d = cfg.build()
+    gan.train_gan(g, d, lambda n, rng: torch.randn(n, 2, generator=rng), cfg, progress=False)
+    assert len(calls) == 3  # steps 0, 4 and 8
+    # the discriminator's weights take gradients again after the generator's step
+    assert all(p.requires_grad for p in d.parameters())
+
+
 def test_lr_schedule():
     cfg = gan.GANConfig(steps=100, lr_final=0.1, decay_fraction=0.5)
     assert cfg.lr_factor(0) == 1.0 and cfg.lr_factor(49) == 1.0

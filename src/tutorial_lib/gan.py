@@ -13,12 +13,15 @@ Everything works on the discriminator's *logit* :math:`f = \log D - \log(1 - D)`
 that :math:`\log D = -\operatorname{softplus}(-f)` and :math:`\log(1 - D) =
 -\operatorname{softplus}(f)` are evaluated stably.
 
-The remedies for mode collapse are minibatch *packing* (PacGAN, Lin et al. 2018,
-arXiv:1712.04086): the discriminator judges ``pack`` samples at once, concatenated, so
-that a generator that puts too much mass on a few modes produces packs that are visibly
-less diverse than real packs; and the zero-centred gradient penalty :math:`R_1` on real
-data (Mescheder et al. 2018, arXiv:1801.04406), which keeps the discriminator smooth and
-the game locally convergent. :data:`GAN2D_CONFIGS` holds the chapter's settings.
+The library offers two published remedies for mode collapse. Minibatch *packing*
+(PacGAN, Lin et al. 2018, arXiv:1712.04086): the discriminator judges ``pack`` samples at
+once, concatenated, so that a generator that puts too much mass on a few modes produces
+packs that are visibly less diverse than real packs. And the zero-centred gradient
+penalty :math:`R_1` on real data (Mescheder et al. 2018, arXiv:1801.04406), which keeps
+the discriminator smooth and the game locally convergent; the chapter's remedy combines it
+with Adam without momentum (the rotation of simultaneous gradient play is what momentum
+amplifies; Gidel et al. 2019, arXiv:1807.04740), a bounded noise prior and a learning-rate
+decay. :data:`GAN2D_CONFIGS` holds the chapter's settings.
 """
 
 from __future__ import annotations
@@ -41,7 +44,6 @@ __all__ = [
     "GANConfig",
     "PLAIN_RING",
     "PLAIN_GRID",
-    "PACGAN_RING",
     "R1_RING",
     "R1_GRID",
     "GAN2D_CONFIGS",
@@ -51,6 +53,7 @@ __all__ = [
 ]
 
 GENERATOR_LOSSES = ("non_saturating", "saturating")
+PRIORS = ("normal", "uniform")
 
 
 def _mlp(sizes: list[int], activation: type[nn.Module] = nn.LeakyReLU) -> nn.Sequential:
@@ -69,14 +72,26 @@ class MLPGenerator(nn.Module):
     The output is multiplied by ``out_scale`` (the spread of the data) so that the
     network itself works at unit scale.
 
-    ``forward(z)`` maps ``(B, latent_dim)`` to ``(B, out_dim)``; :meth:`sample` draws
-    :math:`z \sim \mathcal N(0, I)` itself.
+    ``forward(z)`` maps ``(B, latent_dim)`` to ``(B, out_dim)``; :meth:`noise` draws
+    :math:`z` from the prior, ``"normal"`` (:math:`\mathcal N(0, I)`) or ``"uniform"``
+    (uniform on :math:`[-1, 1]^{d_z}`, as in DCGAN); :meth:`sample` does both. A bounded
+    prior has no rare far-out :math:`z` on which the network was hardly trained and
+    which it maps, by linear extrapolation, far from the data.
     """
 
     def __init__(
-        self, latent_dim: int = 2, hidden: int = 128, layers: int = 3, out_dim: int = 2, out_scale: float = 1.0
+        self,
+        latent_dim: int = 2,
+        hidden: int = 128,
+        layers: int = 3,
+        out_dim: int = 2,
+        out_scale: float = 1.0,
+        prior: str = "normal",
     ):
         super().__init__()
+        if prior not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
+        self.prior = prior
         for name, value in (("latent_dim", latent_dim), ("hidden", hidden), ("layers", layers), ("out_dim", out_dim)):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
@@ -93,8 +108,13 @@ class MLPGenerator(nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` samples, shape ``(n, out_dim)``, on the generator's device."""
         device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
-        return self(z)
+        return self(self.noise(n, generator).to(device))
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` draws of the prior, shape ``(n, latent_dim)``, on the CPU."""
+        if self.prior == "uniform":
+            return 2.0 * torch.rand(n, self.latent_dim, generator=generator) - 1.0
+        return torch.randn(n, self.latent_dim, generator=generator)
 
 
 class MLPDiscriminator(nn.Module):
@@ -186,16 +206,22 @@ class GANConfig:
     the discriminator sees ``batch_size / m`` packs of each). Adam with ``lr`` and
     ``betas`` for both players, decayed linearly to ``lr * lr_final`` over the last
     ``decay_fraction`` of the ``steps``; ``r1`` is the weight :math:`\\gamma/2` of the
-    :math:`R_1` penalty (0: none).
+    :math:`R_1` penalty (0: none). With ``r1_every = k > 1`` the penalty is *lazy*: it is
+    added on every ``k``-th discriminator step only, with weight ``k * r1``, so that its
+    average pull is unchanged while its cost (a second backward pass) is paid ``k`` times
+    less often (StyleGAN2, Karras et al. 2020, arXiv:1912.04958, section 3.1).
+    ``prior`` is the generator's noise distribution (see :class:`MLPGenerator`).
     """
 
     steps: int = 4000
     batch_size: int = 256
     latent_dim: int = 2
+    prior: str = "normal"
     hidden: int = 128
     layers: int = 3
     pack: int = 1
     r1: float = 0.0
+    r1_every: int = 1
     spectral_norm: bool = False
     in_scale: float = 1.0
     out_scale: float = 1.0
@@ -206,6 +232,8 @@ class GANConfig:
     decay_fraction: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.prior not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS}, got {self.prior!r}")
         if self.loss not in GENERATOR_LOSSES:
             raise ValueError(f"loss must be one of {GENERATOR_LOSSES}, got {self.loss!r}")
         if self.steps < 1 or self.batch_size < 1:
@@ -214,12 +242,14 @@ class GANConfig:
             raise ValueError(f"pack must be >= 1 and divide batch_size={self.batch_size}, got {self.pack}")
         if self.r1 < 0:
             raise ValueError(f"r1 must be >= 0, got {self.r1}")
+        if self.r1_every < 1:
+            raise ValueError(f"r1_every must be >= 1, got {self.r1_every}")
         if not 0.0 <= self.decay_fraction <= 1.0:
             raise ValueError(f"decay_fraction must be in [0, 1], got {self.decay_fraction}")
 
     def build(self, data_dim: int = 2) -> tuple[MLPGenerator, MLPDiscriminator]:
         """A fresh generator and discriminator with this architecture."""
-        g = MLPGenerator(self.latent_dim, self.hidden, self.layers, data_dim, self.out_scale)
+        g = MLPGenerator(self.latent_dim, self.hidden, self.layers, data_dim, self.out_scale, self.prior)
         d = MLPDiscriminator(data_dim, self.hidden, self.layers, self.pack, self.spectral_norm, self.in_scale)
         return g, d
 
@@ -232,17 +262,21 @@ class GANConfig:
         return 1.0 + t * (self.lr_final - 1.0)
 
 
-#: Plain non-saturating GANs: default architecture, constant learning rate, no remedy.
+#: Plain non-saturating GANs: Gaussian noise, Adam with the DCGAN betas (0.5, 0.999),
+#: constant learning rate, no remedy.
 PLAIN_RING = GANConfig(steps=8000)
 PLAIN_GRID = GANConfig(steps=10000)
-#: The remedy on the ring: the R1 penalty and a learning-rate decay over the last 60 % of
-#: training. (PacGAN4 + R1 also captured every mode, but with fewer high-quality samples.)
-R1_RING = GANConfig(steps=8000, r1=0.01, lr_final=0.003, decay_fraction=0.6)
-#: The remedy on the grid: R1, output scaling to the grid's spread and a learning-rate decay.
-#: (Packing slowed learning on the grid at this step budget, so it is not used there.)
-R1_GRID = GANConfig(steps=10000, r1=0.01, out_scale=4.0, lr_final=0.01, decay_fraction=0.5)
-#: PacGAN packing with R1 on the ring, kept for comparison.
-PACGAN_RING = GANConfig(steps=8000, pack=4, r1=0.01, lr_final=0.003, decay_fraction=0.6)
+#: The remedy on the ring: the (lazy) R1 penalty, Adam without momentum (betas (0, 0.99)
+#: as in StyleGAN2; the R1 paper trains with RMSProp, which has no momentum either), uniform
+#: noise and a learning-rate decay over the last 60 % of training.
+R1_RING = GANConfig(
+    steps=8000, r1=0.01, r1_every=4, prior="uniform", betas=(0.0, 0.99), lr_final=0.003, decay_fraction=0.6
+)
+#: The same remedy on the grid, with the output scaled to the grid's spread.
+R1_GRID = GANConfig(
+    steps=10000, r1=0.01, r1_every=4, prior="uniform", betas=(0.0, 0.99), out_scale=4.0, lr_final=0.01,
+    decay_fraction=0.5,
+)
 
 #: The chapter's configurations, by (dataset, method).
 GAN2D_CONFIGS: dict[tuple[str, str], GANConfig] = {
@@ -291,19 +325,23 @@ def train_gan(
         generator.train()
         discriminator.train()
         real = sample_real(n, rng).to(device)  # (n, d)
-        z = torch.randn(n, generator.latent_dim, generator=rng).to(device)
+        z = generator.noise(n, rng).to(device)
         fake = generator(z)  # (n, d)
         real_logits, fake_logits = discriminator(real), discriminator(fake.detach())
         d_loss = discriminator_loss(real_logits, fake_logits)
-        loss = d_loss + config.r1 * r1_penalty(discriminator, real) if config.r1 > 0 else d_loss
+        loss = d_loss
+        if config.r1 > 0 and i % config.r1_every == 0:
+            loss = d_loss + config.r1 * config.r1_every * r1_penalty(discriminator, real)
         opt_d.zero_grad(set_to_none=True)
         loss.backward()
         opt_d.step()
+        discriminator.requires_grad_(False)  # the generator's step needs no weight gradients of D
         g_logits = discriminator(fake)
         g_loss = generator_loss(g_logits, config.loss)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
+        discriminator.requires_grad_(True)
         if callback is not None and callback_every and (i + 1) % callback_every == 0:
             callback(i + 1)
         return {

@@ -79,10 +79,14 @@ class ConvGenerator(nn.Module):
         h = F.leaky_relu(self.up2(h), 0.2)  # (B, c, 8, 8)
         return torch.tanh(self.out(h)).flatten(1)  # (B, 64)
 
+    def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        r"""``n`` draws of :math:`z \sim \mathcal N(0, I)`, shape ``(n, latent_dim)``, on the CPU."""
+        return torch.randn(n, self.latent_dim, generator=generator)
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` images on the scale [-1, 1], shape ``(n, 64)``."""
         device = next(self.parameters()).device
-        return self(torch.randn(n, self.latent_dim, generator=generator).to(device))
+        return self(self.noise(n, generator).to(device))
 
 
 class ConvDiscriminator(nn.Module):
