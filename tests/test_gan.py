@@ -207,8 +207,13 @@ def test_lazy_r1_is_computed_every_k_steps(monkeypatch):
     g, d = cfg.build()
     gan.train_gan(g, d, lambda n, rng: torch.randn(n, 2, generator=rng), cfg, progress=False)
     assert len(calls) == 3  # steps 0, 4 and 8
-    # the discriminator's weights take gradients again after the generator's step
+    # the discriminator's weights take gradients again after the generator's step, and a
+    # weight frozen by the caller stays frozen
     assert all(p.requires_grad for p in d.parameters())
+    d.net[0].bias.requires_grad_(False)
+    gan.train_gan(g, d, lambda n, rng: torch.randn(n, 2, generator=rng), cfg, progress=False)
+    assert not d.net[0].bias.requires_grad
+    assert all(p.requires_grad for name, p in d.named_parameters() if name != "net.0.bias")
 
 
 def test_lr_schedule():

@@ -19,8 +19,8 @@ once, concatenated, so that a generator that puts too much mass on a few modes p
 packs that are visibly less diverse than real packs. And the zero-centred gradient
 penalty :math:`R_1` on real data (Mescheder et al. 2018, arXiv:1801.04406), which keeps
 the discriminator smooth and the game locally convergent; the chapter's remedy combines it
-with Adam without momentum (the rotation of simultaneous gradient play is what momentum
-amplifies; Gidel et al. 2019, arXiv:1807.04740), a bounded noise prior and a learning-rate
+with Adam without momentum (the two players' gradient steps rotate around the
+equilibrium, and momentum widens the orbit; Gidel et al. 2019, arXiv:1807.04740), a bounded noise prior and a learning-rate
 decay. :data:`GAN2D_CONFIGS` holds the chapter's settings.
 """
 
@@ -317,6 +317,7 @@ def train_gan(
     opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=config.betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=config.betas)
     n = config.batch_size
+    d_params = [p for p in discriminator.parameters() if p.requires_grad]
 
     def step(i: int) -> dict[str, Tensor]:
         for opt in (opt_g, opt_d):
@@ -335,13 +336,15 @@ def train_gan(
         opt_d.zero_grad(set_to_none=True)
         loss.backward()
         opt_d.step()
-        discriminator.requires_grad_(False)  # the generator's step needs no weight gradients of D
+        for p in d_params:  # the generator's step needs no weight gradients of D
+            p.requires_grad_(False)
         g_logits = discriminator(fake)
         g_loss = generator_loss(g_logits, config.loss)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
-        discriminator.requires_grad_(True)
+        for p in d_params:
+            p.requires_grad_(True)
         if callback is not None and callback_every and (i + 1) % callback_every == 0:
             callback(i + 1)
         return {
