@@ -125,6 +125,11 @@ def test_mode_metrics_known_answers():
     means, std = ring.means.float(), ring.std
     # 3 samples exactly on mode 0, 1 on mode 1, one far away (low quality)
     x = torch.stack([means[0], means[0], means[0], means[1], torch.zeros(2)])
+    # just inside and just outside 3 sigma of mode 2
+    edge = means[2] + torch.tensor([2.99 * std, 0.0])
+    assert metrics.assign_modes(torch.cat([x, edge[None], (edge + 0.02 * std)[None]]), means, std).tolist() == [
+        0, 0, 0, 1, -1, 2, -1
+    ]
     stats = metrics.mode_metrics(x, means, std)
     assert stats.modes == 2
     assert stats.high_quality == pytest.approx(0.8)

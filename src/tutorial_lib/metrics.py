@@ -17,6 +17,7 @@ __all__ = [
     "entropy_mc",
     "bits_per_dim",
     "ModeStats",
+    "assign_modes",
     "mode_metrics",
     "mmd2_unbiased",
     "frechet_distance",
@@ -74,8 +75,9 @@ class ModeStats:
     counts: Tensor
 
 
-def mode_metrics(samples: Tensor, means: Tensor, std: float, n_sigma: float = 3.0) -> ModeStats:
-    """Modes captured, fraction of high-quality samples and KL to uniform (see :class:`ModeStats`)."""
+def assign_modes(samples: Tensor, means: Tensor, std: float, n_sigma: float = 3.0) -> Tensor:
+    """Index of each sample's nearest mean, or -1 where the sample is not high quality
+    (farther than ``n_sigma * std`` from it); shape ``(N,)``, on the CPU."""
     if samples.ndim != 2 or means.ndim != 2 or samples.shape[1] != means.shape[1]:
         raise ValueError(
             f"samples (N, D) and means (K, D) must agree in D, got {tuple(samples.shape)} and {tuple(means.shape)}"
@@ -84,11 +86,16 @@ def mode_metrics(samples: Tensor, means: Tensor, std: float, n_sigma: float = 3.
         raise ValueError(f"std and n_sigma must be > 0, got {std} and {n_sigma}")
     s = samples.detach().to("cpu", torch.float64)
     m = means.detach().to("cpu", torch.float64)
-    dist = torch.cdist(s, m)  # (N, K)
-    dmin, nearest = dist.min(1)
-    hq = dmin <= n_sigma * std
-    counts = torch.bincount(nearest[hq], minlength=m.shape[0])
-    k = m.shape[0]
+    dmin, nearest = torch.cdist(s, m).min(1)  # (N,), (N,)
+    return torch.where(dmin <= n_sigma * std, nearest, -1)
+
+
+def mode_metrics(samples: Tensor, means: Tensor, std: float, n_sigma: float = 3.0) -> ModeStats:
+    """Modes captured, fraction of high-quality samples and KL to uniform (see :class:`ModeStats`)."""
+    label = assign_modes(samples, means, std, n_sigma)
+    hq = label >= 0
+    k = means.shape[0]
+    counts = torch.bincount(label[hq], minlength=k)
     if counts.sum() == 0:
         kl = math.nan
     else:
