@@ -14,8 +14,11 @@ import torch
 
 from benchmarks import make_record
 from tutorial_lib.data import get_density, load_digits_split
-from tutorial_lib.dequantization import DIGITS_BASELINES, DIGITS_FLOW, build_digits_flow, dequantized_sampler, discrete_nll
-from tutorial_lib.flow_models import FLOWS2D_DATASETS, FLOWS2D_MODELS, FLOWS2D_TRAIN, build_flow
+from tutorial_lib.chapters.flow_digits import DIGITS_BASELINES, DIGITS_FLOW, build_digits_flow
+from tutorial_lib.chapters.flows_2d import FLOWS2D_DATASETS, FLOWS2D_MODELS, FLOWS2D_TRAIN
+from tutorial_lib.data import dequantized_sampler
+from tutorial_lib.flows import build_flow
+from tutorial_lib.metrics import discrete_nll
 from tutorial_lib.flows import nll_loss
 from tutorial_lib.train import TrainConfig, fit
 

@@ -22,8 +22,12 @@ import torch
 
 from benchmarks import make_record
 from tutorial_lib.data import get_density, load_digits_split
-from tutorial_lib.gan import GAN2D_CONFIGS, generate, train_gan
-from tutorial_lib.gan_conv import CLASSIFIER_CONFIG, DIGITS_GAN_CONFIG, IndependentPixels, to_pixels, to_unit, train_classifier
+from tutorial_lib.baselines import IndependentPixels
+from tutorial_lib.chapters.gan_digits import DIGITS_GAN_CONFIG
+from tutorial_lib.chapters.mode_collapse import GAN2D_CONFIGS
+from tutorial_lib.data import to_pixels, to_unit
+from tutorial_lib.gan import generate, train_gan
+from tutorial_lib.metrics import CLASSIFIER_TRAIN, train_classifier
 
 SEEDS = (0, 1, 2, 3, 4)
 N_EVAL = 2500
@@ -98,7 +102,7 @@ def gan_digits(quick: bool) -> list[dict]:
     torch.manual_seed(0)
     split = load_digits_split()
     start = time.perf_counter()
-    clf_config = dataclasses.replace(CLASSIFIER_CONFIG, progress=False)
+    clf_config = dataclasses.replace(CLASSIFIER_TRAIN, progress=False)
     if quick:
         clf_config = dataclasses.replace(clf_config, steps=20, val_every=10)
     clf, _ = train_classifier(split.train, split.train_labels, split.val, split.val_labels, clf_config)
@@ -119,7 +123,7 @@ def gan_digits(quick: bool) -> list[dict]:
         f_train = clf.features(split.train).double()
         fake = to_pixels(g.sample(1000, torch.Generator().manual_seed(1)))
         f_gan = clf.features(fake).double()
-        f_ind = clf.features(IndependentPixels(split.train).sample(1000, torch.Generator().manual_seed(2))).double()
+        f_ind = clf.features(IndependentPixels(split.train).sample_images(1000, torch.Generator().manual_seed(2))).double()
     floor = frechet_distance_features(f_train, f_test)
     fd_gan = frechet_distance_features(f_gan, f_test)
     fd_ind = frechet_distance_features(f_ind, f_test)

@@ -22,21 +22,14 @@ import torch
 
 from benchmarks import make_record
 from tutorial_lib.data import load_digits_split
-from tutorial_lib.linear_gaussian import (
-    LINEAR_DATA,
-    LINEAR_VAE_LR,
-    LINEAR_VAE_STEPS,
-    LinearVAE,
-    make_linear_gaussian_data,
-    ppca_max_log_likelihood,
-)
+from tutorial_lib.chapters.linear_vae_ppca import LINEAR_DATA, LINEAR_VAE_LR, LINEAR_VAE_STEPS
+from tutorial_lib.data import LinearGaussian, make_linear_gaussian_data
+from tutorial_lib.vae import LinearVAE, ppca_fit, ppca_max_log_likelihood
 from tutorial_lib.train import fit
 from tutorial_lib.utils import get_device, seed_everything
+from tutorial_lib.chapters.elbo import GAUSS2D_CONFIG, GAUSS2D_TRAIN
+from tutorial_lib.chapters.vae_digits import DIGITS_CONFIG, DIGITS_TRAIN
 from tutorial_lib.vae import (
-    DIGITS_CONFIG,
-    DIGITS_TRAIN,
-    GAUSS2D_CONFIG,
-    GAUSS2D_TRAIN,
     build_vae,
     elbo,
     iwae_log_likelihood,

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch.distributions import Categorical, Independent, MixtureSameFamily, MultivariateNormal, Normal
 
-from tutorial_lib.classical import (
-    FOUNDATIONS_BASELINES,
+from tutorial_lib.chapters.foundations import FOUNDATIONS_BASELINES
+from tutorial_lib.baselines import (
     GaussianKDE,
     GMMConfig,
     KDEConfig,

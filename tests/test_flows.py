@@ -7,12 +7,12 @@ import math
 import pytest
 import torch
 
-from tutorial_lib.autoregressive import MaskedAutoregressive
-from tutorial_lib.coupling import AffineCoupling, SplineCoupling
-from tutorial_lib.dequantization import DIGITS_FLOW, LogitTransform, build_digits_flow, discrete_nll
-from tutorial_lib.flow_models import FLOW_KINDS, FlowConfig, build_flow
-from tutorial_lib.flows import ActNorm, Flow, Permutation
-from tutorial_lib.splines import rq_spline, spline_params
+from tutorial_lib.chapters.flow_digits import DIGITS_FLOW, build_digits_flow
+from tutorial_lib.flows import (
+    FLOW_KINDS, ActNorm, AffineCoupling, Flow, FlowConfig, LogitTransform, MaskedAutoregressive, Permutation,
+    SplineCoupling, build_flow, rq_spline, spline_params,
+)
+from tutorial_lib.metrics import discrete_nll
 
 DIM = 4
 

@@ -10,7 +10,11 @@ import math
 import pytest
 import torch
 
-from tutorial_lib import gan, gan_conv
+from tutorial_lib import gan
+from tutorial_lib.baselines import IndependentPixels
+from tutorial_lib.chapters.mode_collapse import GAN2D_CONFIGS
+from tutorial_lib.data import to_pixels
+from tutorial_lib.metrics import DigitClassifier
 from tutorial_lib.data import get_density
 from tutorial_lib.train import NonFiniteLossError
 
@@ -89,14 +93,14 @@ def test_r1_penalty_matches_closed_form_for_a_linear_discriminator():
 
 
 def test_conv_networks_shapes():
-    g = gan_conv.ConvGenerator(latent_dim=8, channels=8)
+    g = gan.ConvGenerator(latent_dim=8, channels=8)
     x = g.sample(6)
     assert x.shape == (6, 64) and x.abs().max() <= 1.0
-    d = gan_conv.ConvDiscriminator(channels=8)
+    d = gan.ConvDiscriminator(channels=8)
     assert d(x).shape == (6,)
-    c = gan_conv.DigitClassifier()
-    assert c(gan_conv.to_pixels(x)).shape == (6, 10)
-    assert c.features(gan_conv.to_pixels(x)).shape == (6, 32)
+    c = DigitClassifier()
+    assert c(to_pixels(x)).shape == (6, 10)
+    assert c.features(to_pixels(x)).shape == (6, 32)
     with pytest.raises(ValueError, match="64"):
         d(torch.randn(6, 63))
 
@@ -106,8 +110,8 @@ def test_independent_pixels_reproduces_marginals():
     train = torch.zeros(400, 64)
     train[::2, 1] = 4.0
     train[1::2, 1] = 8.0
-    base = gan_conv.IndependentPixels(train)
-    x = base.sample(20000, torch.Generator().manual_seed(0))
+    base = IndependentPixels(train)
+    x = base.sample_images(20000, torch.Generator().manual_seed(0))
     p4 = 201 / (400 + 17)
     assert (x[:, 1] == 4).float().mean().item() == pytest.approx(p4, abs=0.01)
     assert (x[:, 0] == 0).float().mean().item() == pytest.approx(401 / 417, abs=0.01)
@@ -200,14 +204,14 @@ def test_uniform_prior_is_bounded_and_normal_is_not():
 def test_lazy_r1_is_computed_every_k_steps(monkeypatch):
     # Count the penalty's calls.
     calls = []
-    original = gan.r1_penalty
+    original = gan.training.r1_penalty
 
     def counting(d, real):
         value = original(d, real)
         calls.append(value.detach())
         return value
 
-    monkeypatch.setattr(gan, "r1_penalty", counting)
+    monkeypatch.setattr(gan.training, "r1_penalty", counting)
     cfg = gan.GANConfig(steps=9, batch_size=16, hidden=8, layers=1, r1=0.5, r1_every=4)
     g, d = cfg.build()
     gan.train_gan(g, d, lambda n, rng: torch.randn(n, 2, generator=rng), cfg, progress=False)
@@ -244,6 +248,6 @@ def test_benchmark_quick_runs():
     # a 20-step generator may have no high-quality sample at all: its KL to uniform is
     # then undefined (NaN in tutorial_lib.metrics); every other value must be finite
     assert all(math.isfinite(r["value"]) for r in records if "KL" not in r["metric"])
-    assert {(r["task"], r["model"]) for r in records if r["suite"] == "gan2d"} == set(gan.GAN2D_CONFIGS)
+    assert {(r["task"], r["model"]) for r in records if r["suite"] == "gan2d"} == set(GAN2D_CONFIGS)
     # the Frechet distance is a squared distance: non-negative, and the floor is finite
     assert all(r["value"] >= 0 for r in records if r["suite"] == "gan_digits")

@@ -9,16 +9,9 @@ import torch
 from torch import nn
 from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence
 
-from tutorial_lib.linear_gaussian import (
-    LINEAR_DATA,
-    LINEAR_VAE_LR,
-    LINEAR_VAE_STEPS,
-    LinearGaussian,
-    LinearVAE,
-    make_linear_gaussian_data,
-    ppca_fit,
-    ppca_max_log_likelihood,
-)
+from tutorial_lib.chapters.linear_vae_ppca import LINEAR_DATA, LINEAR_VAE_LR, LINEAR_VAE_STEPS
+from tutorial_lib.data import LinearGaussian, make_linear_gaussian_data
+from tutorial_lib.vae import LinearVAE, ppca_fit, ppca_max_log_likelihood
 from tutorial_lib.vae import (
     DiscretizedLogistic,
     VAE,

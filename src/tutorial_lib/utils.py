@@ -1,4 +1,4 @@
-"""Reproducibility and device selection."""
+"""Reproducibility, device selection, the thread policy, and ``glue`` for the book's prose."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "get_device", "count_parameters"]
+__all__ = ["setup", "seed_everything", "get_device", "set_threads", "count_parameters", "glue"]
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -46,6 +46,59 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def set_threads(device: torch.device) -> int:
+    """The book's one thread policy: on the CPU, torch uses ``TUTORIAL_THREADS`` threads
+    (default 1). The book's models are small: one thread is faster than synchronising
+    several, and ``make test`` runs two notebooks at once on a 2-core machine.
+    Returns the number of threads set (unchanged on a GPU)."""
+    if torch.device(device).type != "cpu":
+        return torch.get_num_threads()
+    raw = os.environ.get("TUTORIAL_THREADS", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"TUTORIAL_THREADS must be a positive integer, got {raw!r}")
+    torch.set_num_threads(int(raw))
+    return int(raw)
+
+
+def setup(seed: int = 0, device: str | None = None) -> tuple[torch.Generator, torch.device]:
+    """The first lines of every chapter: seed everything, pick the device, apply the
+    thread policy (:func:`set_threads`). Returns ``(generator, device)``, the generator
+    seeded with ``seed``."""
+    generator = seed_everything(seed)
+    dev = get_device(device)
+    set_threads(dev)
+    return generator, dev
+
+
 def count_parameters(module: torch.nn.Module) -> int:
     """Number of trainable parameters of ``module``."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+_GLUE_PREFIX = "application/papermill.record/"
+
+
+def glue(name: str, value: object, display: bool = False) -> None:
+    """Record ``value`` under ``name`` for the book's prose (``{glue:text}`name```).
+
+    In the book build this is myst-nb's ``glue``. Without myst-nb (Colab, plain Jupyter),
+    it writes the same output that myst-nb's ``glue`` writes, so a chapter runs with the
+    library's own dependencies only. Unlike myst-nb, ``display`` defaults to ``False``:
+    the value is recorded, not shown.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        pass
+    else:
+        myst_glue(name, value, display=display)
+        return
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display as ipy_display
+
+    bundle, metadata = format_display_data(value)
+    prefix = "" if display else _GLUE_PREFIX
+    metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    ipy_display({prefix + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)

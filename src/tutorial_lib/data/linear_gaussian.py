@@ -1,12 +1,11 @@
-r"""Linear-Gaussian latent-variable models: the one VAE whose likelihood and posterior are exact.
+r"""Linear-Gaussian data: the one latent-variable model whose likelihood and posterior are exact.
 
 The model :math:`z \sim \mathcal N(0, I_q)`, :math:`x \mid z \sim \mathcal N(Wz + b, \sigma^2 I_D)`
 has the marginal :math:`p(x) = \mathcal N(b, C)` with :math:`C = WW^\top + \sigma^2 I` and the
 posterior :math:`p(z\mid x) = \mathcal N(M^{-1}W^\top(x-b), \sigma^2 M^{-1})`,
-:math:`M = W^\top W + \sigma^2 I_q`. Its maximum-likelihood fit is probabilistic PCA, in
-closed form (Tipping & Bishop 1999, doi:10.1111/1467-9868.00196). A linear VAE (linear encoder
-with a diagonal Gaussian posterior, linear decoder) reaches the same optimum
-(Lucas et al. 2019, arXiv:1911.02469), which :class:`LinearVAE` lets the reader check.
+:math:`M = W^\top W + \sigma^2 I_q` (Tipping & Bishop 1999, doi:10.1111/1467-9868.00196).
+:class:`LinearGaussian` implements these formulas; :func:`make_linear_gaussian_data` draws a
+data set from a random such model.
 """
 
 from __future__ import annotations
@@ -15,20 +14,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
-from torch.distributions import MultivariateNormal, Normal, Independent, kl_divergence
+from torch import Tensor
+from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence
 
-__all__ = [
-    "LinearGaussian",
-    "ppca_fit",
-    "ppca_max_log_likelihood",
-    "LinearVAE",
-    "LinearDataConfig",
-    "make_linear_gaussian_data",
-    "LINEAR_DATA",
-    "LINEAR_VAE_STEPS",
-    "LINEAR_VAE_LR",
-]
+__all__ = ["LinearGaussian", "LinearDataConfig", "make_linear_gaussian_data"]
 
 
 @dataclass(frozen=True)
@@ -87,66 +76,6 @@ class LinearGaussian:
         return rec - kl_divergence(q, prior)
 
 
-def ppca_fit(x: Tensor, latent_dim: int) -> LinearGaussian:
-    r"""Closed-form maximum-likelihood probabilistic PCA (Tipping & Bishop 1999, eqs. 7-8):
-    :math:`b = \bar x`, :math:`\sigma^2 = \frac1{D-q}\sum_{j>q}\lambda_j`,
-    :math:`W = U_q(\Lambda_q - \sigma^2 I)^{1/2}`, from the eigen-decomposition of the sample
-    covariance :math:`S = \frac1N\sum_n (x_n-\bar x)(x_n-\bar x)^\top` (eigenvalues decreasing)."""
-    N, D = x.shape
-    if not 1 <= latent_dim < D:
-        raise ValueError(f"latent_dim must be in [1, {D - 1}] for {D}-dimensional data, got {latent_dim}")
-    mean = x.mean(0)
-    S = (x - mean).T @ (x - mean) / N  # (D, D)
-    evals, evecs = torch.linalg.eigh(S)  # increasing order
-    evals, evecs = evals.flip(0), evecs.flip(1)
-    sigma2 = evals[latent_dim:].mean()
-    W = evecs[:, :latent_dim] * (evals[:latent_dim] - sigma2).clamp(min=0).sqrt()  # (D, q)
-    return LinearGaussian(W, mean, sigma2)
-
-
-def ppca_max_log_likelihood(x: Tensor, latent_dim: int) -> float:
-    r"""The maximum average log-likelihood of pPCA, in closed form (Tipping & Bishop 1999, eq. 4 at
-    the optimum): :math:`-\frac12\big[D\log 2\pi + \sum_{j\le q}\log\lambda_j + (D-q)\log\sigma^2 + D\big]`
-    nats per data point."""
-    N, D = x.shape
-    fit = ppca_fit(x, latent_dim)
-    S = (x - fit.b).T @ (x - fit.b) / N
-    evals = torch.linalg.eigvalsh(S).flip(0)
-    total = D * math.log(2 * math.pi) + evals[:latent_dim].log().sum() + (D - latent_dim) * fit.sigma2.log() + D
-    return float(-0.5 * total)
-
-
-class LinearVAE(nn.Module):
-    r"""A VAE with a linear decoder :math:`p(x\mid z) = \mathcal N(Wz + b, \sigma^2 I)` and a linear
-    encoder :math:`q(z\mid x) = \mathcal N(V(x - b), \mathrm{diag}\,s^2)` whose variances ``s``
-    do not depend on ``x`` (the exact posterior covariance does not either). Its ELBO is computed
-    exactly, without sampling, by :meth:`LinearGaussian.elbo`."""
-
-    def __init__(self, data_dim: int, latent_dim: int, dtype: torch.dtype = torch.float64):
-        super().__init__()
-        if not 1 <= latent_dim < data_dim:
-            raise ValueError(f"latent_dim must be in [1, {data_dim - 1}], got {latent_dim}")
-        self.W = nn.Parameter(0.1 * torch.randn(data_dim, latent_dim, dtype=dtype))
-        self.b = nn.Parameter(torch.zeros(data_dim, dtype=dtype))
-        self.log_sigma2 = nn.Parameter(torch.zeros((), dtype=dtype))
-        self.V = nn.Parameter(0.1 * torch.randn(latent_dim, data_dim, dtype=dtype))
-        self.log_s2 = nn.Parameter(torch.zeros(latent_dim, dtype=dtype))
-
-    def model(self) -> LinearGaussian:
-        """The generative model (decoder and prior) as a :class:`LinearGaussian`."""
-        return LinearGaussian(self.W, self.b, self.log_sigma2.exp())
-
-    def posterior(self, x: Tensor) -> MultivariateNormal:
-        r"""The encoder :math:`q(z\mid x)`, as a full-covariance object with a diagonal matrix."""
-        mean = (x - self.b) @ self.V.T  # (N, q)
-        cov = torch.diag(self.log_s2.exp()).expand(len(x), -1, -1)  # (N, q, q)
-        return MultivariateNormal(mean, covariance_matrix=cov)
-
-    def elbo(self, x: Tensor) -> Tensor:
-        """Exact ELBO per row of ``x`` (shape ``(N,)``)."""
-        return self.model().elbo(x, self.posterior(x))
-
-
 @dataclass(frozen=True)
 class LinearDataConfig:
     """A synthetic pPCA data set: ``n`` points in ``data_dim`` dimensions from a true linear-Gaussian
@@ -169,8 +98,3 @@ def make_linear_gaussian_data(config: LinearDataConfig) -> tuple[Tensor, LinearG
     z = torch.randn(config.n, q, generator=g, dtype=torch.float64)
     x = z @ W.T + b + config.noise * torch.randn(config.n, D, generator=g, dtype=torch.float64)
     return x, true
-
-
-LINEAR_DATA = LinearDataConfig()
-LINEAR_VAE_STEPS = 3000  # full-batch Adam steps of the linear-VAE chapter
-LINEAR_VAE_LR = 0.02

@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .flows import Transform, check_dim, mlp
+from ..nn import mlp
+from .base import Transform, check_dim
 from .splines import rq_spline, spline_params
 
 __all__ = ["AffineCoupling", "SplineCoupling", "alternating_masks", "check_mask"]
@@ -47,7 +48,7 @@ class _Coupling(Transform):
         self.register_buffer("mask", mask)
         self.n_b = int((~mask).sum())
         self.n_params = n_params
-        self.net = mlp(int(mask.sum()), self.n_b * n_params, hidden, depth)
+        self.net = mlp(int(mask.sum()), self.n_b * n_params, hidden, depth, zero_last=True)
 
     def _params(self, x_a: Tensor) -> Tensor:
         return self.net(x_a).reshape(x_a.shape[0], self.n_b, self.n_params)  # (N, D_b, P)
@@ -95,7 +96,7 @@ class AffineCoupling(_Coupling):
 class SplineCoupling(_Coupling):
     r"""Rational-quadratic spline coupling (Durkan et al. 2019, arXiv:1906.04032):
     :math:`z_a = x_a`, :math:`z_b = \mathrm{RQS}(x_b; \theta(x_a))` elementwise with
-    ``bins`` bins on :math:`[-B, B]` and linear tails (see :mod:`tutorial_lib.splines`).
+    ``bins`` bins on :math:`[-B, B]` and linear tails (see :mod:`tutorial_lib.flows.splines`).
     """
 
     def __init__(self, dim: int, mask: Tensor, hidden: int = 64, depth: int = 2, bins: int = 8, bound: float = 4.0):

@@ -1,15 +1,16 @@
-r"""Classical density estimators: a Gaussian mixture fitted by EM and a Gaussian KDE.
+r"""Classical baselines: a Gaussian mixture fitted by EM, a Gaussian KDE, independent pixels.
 
-These are the baselines of the foundations chapter. Both are judged by their average
-test negative log-likelihood, and their hyper-parameter (the number of mixture
-components, the kernel bandwidth) is chosen by the average NLL on held-out validation
-data, never on the test data.
+These are the models every deep model of the book is measured against. Their
+hyper-parameter (the number of mixture components, the kernel bandwidth) is chosen by the
+average NLL on held-out validation data, never on the test data.
 
 * Gaussian mixture, :math:`q(x) = \sum_{k=1}^K \pi_k\,\mathcal N(x;\mu_k,\Sigma_k)`,
   fitted by expectation-maximisation (Dempster, Laird and Rubin 1977) with
   scikit-learn's ``GaussianMixture`` and returned as a ``torch.distributions`` object.
 * Gaussian kernel density estimate (Rosenblatt 1956; Parzen 1962),
   :math:`q_h(x) = \frac1n \sum_{i=1}^n \mathcal N(x; x_i, h^2 I)`, written in torch.
+* Independent pixels, :math:`q(x) = \prod_j q_j(x_j)`: each pixel's histogram over its
+  levels on the training images, a ``torch.distributions`` ``Independent(Categorical)``.
 """
 
 from __future__ import annotations
@@ -19,19 +20,19 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.distributions import Categorical, MixtureSameFamily, MultivariateNormal
+from torch.distributions import Categorical, Independent, MixtureSameFamily, MultivariateNormal
 
 __all__ = [
     "GMMConfig",
     "KDEConfig",
-    "BaselineConfig",
-    "FOUNDATIONS_BASELINES",
     "fit_gmm",
     "select_gmm",
     "GaussianKDE",
     "select_bandwidth",
     "scott_bandwidth",
     "Selection",
+    "IndependentPixels",
+    "uniform_nll",
 ]
 
 
@@ -52,23 +53,6 @@ class KDEConfig:
     """Candidate bandwidths of the Gaussian KDE (a geometric grid)."""
 
     bandwidths: tuple[float, ...] = tuple(round(0.01 * 1.5**i, 5) for i in range(13))
-
-
-@dataclass(frozen=True)
-class BaselineConfig:
-    """Sample sizes of the baseline experiment of the foundations chapter."""
-
-    n_train: int = 5_000
-    n_val: int = 2_000
-    n_test: int = 5_000
-    n_entropy: int = 10_000
-    gmm: GMMConfig = GMMConfig()
-    kde: KDEConfig = KDEConfig()
-    seed: int = 0
-
-
-#: The configuration the foundations chapter uses for its NLL - H(p) table.
-FOUNDATIONS_BASELINES = BaselineConfig()
 
 
 @dataclass(frozen=True)
@@ -216,3 +200,39 @@ def select_bandwidth(
     scores = {float(b): float(v) for b, v in zip(config.bandwidths, nll)}
     best = min(scores, key=scores.get)
     return GaussianKDE(train, best), Selection(best=best, val_nll=scores)
+
+
+class IndependentPixels(Independent):
+    r"""Independent pixels :math:`q(x) = \prod_{j} q_j(x_j)`, each :math:`q_j` the histogram of
+    pixel :math:`j` over ``levels`` values on ``train_pixels`` ``(N, D)`` with ``smoothing``
+    added to every count (add-one by default, so no test value has probability zero).
+
+    A ``torch.distributions.Independent(Categorical)`` with event shape ``(D,)``:
+    ``log_prob(x)`` takes integer-valued ``(B, D)`` pixels and returns ``(B,)``;
+    :meth:`sample_images` draws images with an explicit generator.
+    """
+
+    def __init__(self, train_pixels: Tensor, levels: int = 17, smoothing: float = 1.0):
+        x = _check_data(train_pixels, "train_pixels")
+        if not isinstance(levels, int) or levels < 2:
+            raise ValueError(f"levels must be an int >= 2, got {levels!r}")
+        if not smoothing > 0:
+            raise ValueError(f"smoothing must be > 0, got {smoothing}")
+        idx = x.round().long().clamp(0, levels - 1)  # (N, D)
+        counts = torch.nn.functional.one_hot(idx, levels).sum(0).double() + smoothing  # (D, levels)
+        super().__init__(Categorical(probs=counts / counts.sum(1, keepdim=True), validate_args=False), 1)
+        self.levels = levels
+
+    def sample_images(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` images, shape ``(n, D)``, float pixel values in ``0..levels-1``."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"n must be a positive int, got {n!r}")
+        idx = torch.multinomial(self.base_dist.probs, n, replacement=True, generator=generator)  # (D, n)
+        return idx.T.float()
+
+
+def uniform_nll(dim: int, levels: int) -> float:
+    """NLL in nats of the uniform distribution over ``levels ** dim`` configurations."""
+    if dim < 1 or levels < 2:
+        raise ValueError(f"dim must be >= 1 and levels >= 2, got dim={dim}, levels={levels}")
+    return dim * math.log(levels)

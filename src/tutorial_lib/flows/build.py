@@ -1,4 +1,4 @@
-r"""Flow architectures and the configurations the flow chapters and benchmarks share.
+r"""Flow architectures, built from a frozen configuration.
 
 :func:`build_flow` turns a frozen :class:`FlowConfig` into a :class:`~tutorial_lib.flows.Flow`:
 
@@ -15,20 +15,12 @@ from dataclasses import dataclass
 
 import torch
 
-from .autoregressive import MaskedAutoregressive
+from .base import ActNorm, Flow, Permutation, Transform, check_dim
 from .coupling import AffineCoupling, SplineCoupling, alternating_masks
-from .flows import ActNorm, Flow, Permutation, Transform, check_dim
-from .train import TrainConfig
+from .maf import MaskedAutoregressive
 
-__all__ = [
-    "FlowConfig",
-    "build_flow",
-    "FLOW_KINDS",
-    "FLOWS2D_DATASETS",
-    "FLOWS2D_MODELS",
-    "FLOWS2D_TRAIN",
-    "FLOWS2D_NOTEBOOK_TRAIN",
-]
+__all__ = ["FlowConfig", "build_flow", "FLOW_KINDS"]
+
 
 FLOW_KINDS = ("realnvp", "maf", "spline", "spline_ar")
 
@@ -84,20 +76,3 @@ def build_flow(config: FlowConfig, dim: int) -> Flow:
         if c.permute and i < c.layers - 1:
             layers.append(Permutation(torch.randperm(dim, generator=gen)))
     return Flow(layers, dim)
-
-
-#: The 2-D densities of the flows chapter and the ``flows2d`` benchmark.
-FLOWS2D_DATASETS: tuple[str, ...] = ("8gaussians", "moons", "checkerboard", "2spirals")
-
-#: The three models compared on 2-D densities (same step budget and batch size).
-FLOWS2D_MODELS: dict[str, FlowConfig] = {
-    "realnvp": FlowConfig("realnvp", layers=8, hidden=64, depth=2),
-    "maf": FlowConfig("maf", layers=8, hidden=64, depth=2),
-    "spline": FlowConfig("spline", layers=4, hidden=64, depth=2, bins=16, bound=4.0),
-}
-
-#: Training of the ``flows2d`` benchmark (the full budget).
-FLOWS2D_TRAIN = TrainConfig(steps=3000, batch_size=512, lr=2e-3, cosine=True, progress=False, desc="flows2d")
-
-#: The shorter run the chapter executes (same models, fewer steps).
-FLOWS2D_NOTEBOOK_TRAIN = TrainConfig(steps=600, batch_size=512, lr=2e-3, cosine=True, progress=False, desc="flows2d")

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
-__all__ = ["Transform", "Permutation", "ActNorm", "Flow", "nll_loss", "mlp", "check_dim"]
+__all__ = ["Transform", "Permutation", "ActNorm", "Flow", "nll_loss", "check_dim"]
 
 
 def check_dim(dim: int) -> int:
@@ -30,21 +30,6 @@ def check_dim(dim: int) -> int:
     if not isinstance(dim, int) or dim < 1:
         raise ValueError(f"dim must be an int >= 1, got {dim!r}")
     return dim
-
-
-def mlp(d_in: int, d_out: int, hidden: int, depth: int) -> nn.Sequential:
-    """A ReLU MLP with ``depth`` hidden layers of width ``hidden``; the last layer starts
-    at zero, so a fresh conditioner outputs zeros (layers start at the identity)."""
-    if hidden < 1 or depth < 1:
-        raise ValueError(f"hidden and depth must be >= 1, got hidden={hidden}, depth={depth}")
-    dims = [d_in] + [hidden] * depth
-    layers: list[nn.Module] = []
-    for a, b in zip(dims[:-1], dims[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    last = nn.Linear(dims[-1], d_out)
-    nn.init.zeros_(last.weight)
-    nn.init.zeros_(last.bias)
-    return nn.Sequential(*layers, last)
 
 
 class Transform(nn.Module):
@@ -171,4 +156,3 @@ class Flow(nn.Module):
 def nll_loss(flow: Flow, batch: Tensor) -> Tensor:
     """Mean negative log-likelihood of a batch (the maximum-likelihood loss)."""
     return -flow.log_prob(batch).mean()
-

@@ -17,31 +17,16 @@ The log-likelihood itself is estimated with importance sampling (Burda et al. 20
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import Categorical, Distribution, Independent, Normal, kl_divergence
+from torch.distributions import Categorical, Distribution, Independent, Normal
 
-from .train import TrainConfig
+from ..nn import mlp
 
-__all__ = [
-    "VAEConfig",
-    "VAE",
-    "DiscretizedLogistic",
-    "ElboTerms",
-    "elbo",
-    "iwae_log_likelihood",
-    "kl_standard_normal",
-    "iwae_bound",
-    "kl_per_dimension",
-    "build_vae",
-    "GAUSS2D_CONFIG",
-    "GAUSS2D_TRAIN",
-    "DIGITS_CONFIG",
-    "DIGITS_TRAIN",
-]
+__all__ = ["VAEConfig", "VAE", "DiscretizedLogistic", "build_vae"]
+
 
 _LIKELIHOODS = ("gaussian", "categorical", "logistic")
 
@@ -75,7 +60,6 @@ class DiscretizedLogistic(Distribution):
         return self.log_prob(k.expand(*self.batch_shape, self.levels).movedim(-1, 0)).movedim(0, -1).exp()
 
 
-
 @dataclass(frozen=True)
 class VAEConfig:
     """Architecture of a :class:`VAE`: MLP encoder and decoder with ``layers`` hidden layers of
@@ -106,17 +90,6 @@ class VAEConfig:
             raise ValueError(f"levels must be >= 2, got {self.levels}")
 
 
-def _mlp(n_in: int, n_out: int, hidden: int, layers: int, activation: str, dropout: float) -> nn.Sequential:
-    act = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}[activation]
-    mods: list[nn.Module] = []
-    width = n_in
-    for _ in range(layers):
-        mods += [nn.Linear(width, hidden), act()] + ([nn.Dropout(dropout)] if dropout > 0 else [])
-        width = hidden
-    mods.append(nn.Linear(width, n_out))
-    return nn.Sequential(*mods)
-
-
 class VAE(nn.Module):
     r"""Encoder :math:`q_\phi(z\mid x)`, decoder :math:`p_\theta(x\mid z)` and prior
     :math:`p(z) = \mathcal N(0, I)`, all returned as ``torch.distributions`` objects whose
@@ -126,9 +99,9 @@ class VAE(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.encoder = _mlp(c.data_dim, 2 * c.latent_dim, c.hidden, c.layers, c.activation, c.dropout)
+        self.encoder = mlp(c.data_dim, 2 * c.latent_dim, c.hidden, c.layers, c.activation, c.dropout)
         n_out = c.data_dim * {"categorical": c.levels, "logistic": 2, "gaussian": 1}[c.likelihood]
-        self.decoder = _mlp(c.latent_dim, n_out, c.hidden, c.layers, c.activation, c.dropout)
+        self.decoder = mlp(c.latent_dim, n_out, c.hidden, c.layers, c.activation, c.dropout)
         # Gaussian decoder: one learned log standard deviation per data dimension.
         self.log_scale = nn.Parameter(torch.zeros(c.data_dim)) if c.likelihood == "gaussian" else None
         self.register_buffer("_zero", torch.zeros(()))
@@ -189,100 +162,6 @@ class VAE(nn.Module):
         return dist.mean + dist.stddev * noise
 
 
-@dataclass(frozen=True)
-class ElboTerms:
-    """Per-example parts of the ELBO (shape ``(B,)`` each): ``elbo = reconstruction - kl``."""
-
-    elbo: Tensor
-    reconstruction: Tensor
-    kl: Tensor
-
-
-def kl_standard_normal(mu: Tensor, log_var: Tensor) -> Tensor:
-    r"""Closed form :math:`\mathrm{KL}(\mathcal N(\mu, \mathrm{diag}\,\sigma^2)\,\|\,\mathcal N(0, I))
-    = \tfrac12 \sum_j (\mu_j^2 + \sigma_j^2 - \log \sigma_j^2 - 1)` (Kingma & Welling 2014,
-    appendix B), summed over the last dimension."""
-    return 0.5 * (mu.pow(2) + log_var.exp() - log_var - 1.0).sum(-1)
-
-
-def elbo(model: VAE, x: Tensor, beta: float = 1.0, n_samples: int = 1) -> ElboTerms:
-    r"""Reparameterised Monte Carlo estimate of the (β-weighted) ELBO per example,
-
-    :math:`\frac1S \sum_s \log p_\theta(x\mid \mu + \sigma\odot\varepsilon_s)
-    - \beta\,\mathrm{KL}(q_\phi(z\mid x)\,\|\,p(z))`, with the KL in closed form through
-    ``torch.distributions.kl_divergence``. ``beta = 1`` gives the true ELBO; β-VAE
-    (Higgins et al. 2017) uses other values. Returns :class:`ElboTerms` of shape ``(B,)``.
-    """
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be >= 1, got {n_samples}")
-    if beta < 0:
-        raise ValueError(f"beta must be >= 0, got {beta}")
-    q = model.posterior(x)
-    z = q.rsample((n_samples,))  # (S, B, latent), differentiable in the encoder's parameters
-    rec = model.likelihood(z).log_prob(x).mean(0)  # (B,)
-    kl = kl_divergence(q, model.prior().expand(q.batch_shape))  # (B,), closed form
-    return ElboTerms(rec - beta * kl, rec, kl)
-
-
-def kl_per_dimension(model: VAE, x: Tensor) -> Tensor:
-    r"""Average over the data of :math:`\mathrm{KL}(q(z_j\mid x)\,\|\,\mathcal N(0,1))` for each
-    latent dimension ``j`` (shape ``(latent,)``); a collapsed dimension has KL near 0."""
-    with torch.no_grad():
-        q = model.posterior(x).base_dist  # batch shape (B, latent)
-        return kl_divergence(q, Normal(torch.zeros_like(q.loc), torch.ones_like(q.scale))).mean(0)
-
-
-def iwae_bound(model: VAE, x: Tensor, k: int) -> Tensor:
-    r"""The importance-weighted bound :math:`\hat{\mathcal L}_k(x)` of
-    :func:`iwae_log_likelihood` with reparameterised samples, differentiable, so that it can
-    also be maximised as a training objective (Burda et al. 2016). Shape ``(B,)``."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    q = model.posterior(x)
-    z = q.rsample((k,))  # (k, B, latent)
-    log_w = model.likelihood(z).log_prob(x) + model.prior().log_prob(z) - q.log_prob(z)  # (k, B)
-    return torch.logsumexp(log_w, 0) - math.log(k)
-
-
-@torch.no_grad()
-def iwae_log_likelihood(model: VAE, x: Tensor, k: int, batch_size: int = 64, chunk: int = 250) -> Tensor:
-    r"""Importance-weighted estimate of :math:`\log p_\theta(x)` per example (Burda et al. 2016,
-    arXiv:1509.00519):
-
-    .. math::
-        \hat{\mathcal L}_k(x) = \log \frac1k \sum_{i=1}^k
-        \frac{p_\theta(x\mid z_i)\, p(z_i)}{q_\phi(z_i\mid x)}, \qquad z_i \sim q_\phi(z\mid x).
-
-    Its expectation is a lower bound that increases with ``k`` and tends to
-    :math:`\log p_\theta(x)`; ``k = 1`` is the ELBO. Uses the global torch random state.
-    Computed in chunks of ``chunk`` samples for ``batch_size`` examples at a time.
-    """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    if batch_size < 1 or chunk < 1:
-        raise ValueError(f"batch_size and chunk must be >= 1, got {batch_size} and {chunk}")
-    out = []
-    prior = model.prior()
-    for xb in x.split(batch_size):
-        q = model.posterior(xb)
-        parts = []
-        for start in range(0, k, chunk):
-            z = q.sample((min(chunk, k - start),))  # (S, B, latent)
-            parts.append(model.likelihood(z).log_prob(xb) + prior.log_prob(z) - q.log_prob(z))  # (S, B)
-        log_w = torch.cat(parts)  # (k, B)
-        out.append(torch.logsumexp(log_w, 0) - math.log(k))
-    return torch.cat(out)  # (N,)
-
-
 def build_vae(config: VAEConfig, device: torch.device | str | None = None) -> VAE:
     """A freshly initialised :class:`VAE` on ``device`` (initialised from the global seed)."""
     return VAE(config).to(device if device is not None else "cpu")
-
-
-# Configurations used by the chapters and the benchmark (one source of truth).
-GAUSS2D_CONFIG = VAEConfig(data_dim=2, latent_dim=2, hidden=64, layers=2, likelihood="gaussian")
-GAUSS2D_TRAIN = TrainConfig(steps=1000, batch_size=128, lr=3e-3, cosine=True, desc="vae-2d")
-DIGITS_CONFIG = VAEConfig(data_dim=64, latent_dim=16, hidden=512, layers=1, likelihood="categorical")
-DIGITS_TRAIN = TrainConfig(
-    steps=500, batch_size=100, lr=1e-3, cosine=True, val_every=50, desc="vae-digits"
-)

@@ -13,53 +13,16 @@ triangular: :math:`\log|\det| = \sum_i \log|\partial \tau / \partial x_i|`.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
-from torch.nn import functional as F
+from torch import Tensor
 
-from .flows import Transform, check_dim
+from ..nn import MADE
+from .base import Transform, check_dim
 from .splines import rq_spline, spline_params
 
-__all__ = ["MaskedLinear", "MADE", "MaskedAutoregressive"]
+__all__ = ["MaskedAutoregressive"]
+
 
 _KINDS = ("affine", "spline")
-
-
-class MaskedLinear(nn.Linear):
-    """A linear layer whose weight is multiplied by a fixed 0/1 mask ``(out, in)``."""
-
-    def __init__(self, mask: Tensor):
-        super().__init__(mask.shape[1], mask.shape[0])
-        self.register_buffer("mask", mask.to(self.weight.dtype))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight * self.mask, self.bias)
-
-
-class MADE(nn.Module):
-    r"""Masked autoencoder: output block :math:`i` (``n_params`` values) depends only on
-    inputs that come before feature :math:`i` in ``order``."""
-
-    def __init__(self, dim: int, n_params: int, hidden: int, depth: int, order: Tensor):
-        super().__init__()
-        if dim < 2:
-            raise ValueError(f"an autoregressive layer needs dim >= 2, got {dim}")
-        if hidden < 1 or depth < 1:
-            raise ValueError(f"hidden and depth must be >= 1, got hidden={hidden}, depth={depth}")
-        deg_in = torch.empty(dim, dtype=torch.long)
-        deg_in[order] = torch.arange(1, dim + 1)  # position of each feature in the order
-        degrees = [deg_in] + [torch.arange(hidden) % (dim - 1) + 1 for _ in range(depth)]
-        layers: list[nn.Module] = []
-        for d_prev, d_next in zip(degrees[:-1], degrees[1:]):
-            layers += [MaskedLinear((d_next[:, None] >= d_prev[None, :]).float()), nn.ReLU()]
-        d_out = deg_in.repeat_interleave(n_params)  # (D * P,), feature-major
-        last = MaskedLinear((d_out[:, None] > degrees[-1][None, :]).float())
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
-        self.net = nn.Sequential(*layers, last)
-        self.dim, self.n_params = dim, n_params
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).reshape(x.shape[0], self.dim, self.n_params)  # (N, D, P)
 
 
 class MaskedAutoregressive(Transform):

@@ -1,6 +1,6 @@
-r"""Datasets that need no download: 2-D densities with exact log-densities, and digits.
+r"""The book's 2-D densities, each with ``sample`` and an exact ``log_prob``.
 
-The 2-D toy set is the one of FFJORD's ``lib/toy_data.py`` (Grathwohl et al. 2019,
+The toy set is the one of FFJORD's ``lib/toy_data.py`` (Grathwohl et al. 2019,
 arXiv:1810.01367): ``8gaussians``, ``checkerboard``, ``moons``, ``circles``, ``rings``,
 ``2spirals`` and ``pinwheel``. Each is written here as a *density*, not only a sampler:
 ``log_prob`` is exact where a closed form exists and otherwise computed by numerical
@@ -17,74 +17,16 @@ The GAN mixtures ``ring`` and ``grid`` follow PacGAN (Lin et al. 2018, arXiv:171
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
-__all__ = [
-    "Density2D",
-    "GaussianMixture2D",
-    "DENSITY_NAMES",
-    "get_density",
-    "DigitsSplit",
-    "load_digits_split",
-]
+from .density import LOG2PI as _LOG2PI
+from .density import Density2D, _rand, _randint, _randn
+from .density import gauss_legendre as _gauss_legendre
 
-_LOG2PI = math.log(2 * math.pi)
-
-
-def _check_n(n: int) -> int:
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    return n
-
-
-def _check_points(x: Tensor) -> Tensor:
-    if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != 2:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"x must be a tensor of shape (N, 2), got {shape}")
-    return x.to(torch.float64)
-
-
-def _randn(shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
-    return torch.randn(shape, generator=generator, dtype=torch.float64)
-
-
-def _rand(shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
-    return torch.rand(shape, generator=generator, dtype=torch.float64)
-
-
-def _randint(high: int, n: int, generator: torch.Generator | None) -> Tensor:
-    return torch.randint(high, (n,), generator=generator)
-
-
-class Density2D:
-    """A density on :math:`\\mathbb{R}^2` with ``sample`` and an exact ``log_prob``.
-
-    ``sample(n, generator)`` returns an ``(n, 2)`` float32 tensor; ``log_prob(x)`` takes
-    ``(N, 2)`` points, computes in float64 and returns ``(N,)`` in ``x``'s dtype;
-    ``bounds = (xmin, xmax, ymin, ymax)`` is a box holding essentially all the mass.
-    """
-
-    name: str = "density"
-    bounds: tuple[float, float, float, float] = (-4.0, 4.0, -4.0, 4.0)
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return self._sample(_check_n(n), generator).to(torch.float32)
-
-    def log_prob(self, x: Tensor) -> Tensor:
-        return self._log_prob(_check_points(x)).to(x.dtype if x.is_floating_point() else torch.float64)
-
-    def _sample(self, n: int, generator: torch.Generator | None) -> Tensor:  # pragma: no cover
-        raise NotImplementedError
-
-    def _log_prob(self, x: Tensor) -> Tensor:  # pragma: no cover
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r})"
+__all__ = ["GaussianMixture2D", "DENSITY_NAMES", "get_density"]
 
 
 class GaussianMixture2D(Density2D):
@@ -159,19 +101,6 @@ class Checkerboard(Density2D):
         out = torch.full((x.shape[0],), -math.inf, dtype=torch.float64)
         out[inside & dark] = -math.log(32.0)
         return out
-
-
-def _gauss_legendre(a: float, b: float, panels: int, order: int) -> tuple[Tensor, Tensor]:
-    """Composite Gauss-Legendre nodes and weights on ``[a, b]``."""
-    import numpy as np
-
-    z, w = np.polynomial.legendre.leggauss(order)
-    edges = torch.linspace(a, b, panels + 1, dtype=torch.float64)
-    half = (edges[1:] - edges[:-1])[:, None] / 2
-    mid = (edges[1:] + edges[:-1])[:, None] / 2
-    nodes = (mid + half * torch.as_tensor(z)).reshape(-1)
-    weights = (half * torch.as_tensor(w)).reshape(-1)
-    return nodes, weights
 
 
 class Moons(Density2D):
@@ -344,6 +273,7 @@ _REGISTRY = {
     "grid": _grid,
 }
 
+
 #: Names accepted by :func:`get_density`: the FFJORD toy set, then the PacGAN mixtures.
 DENSITY_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
@@ -353,28 +283,3 @@ def get_density(name: str) -> Density2D:
     if name not in _REGISTRY:
         raise ValueError(f"unknown density {name!r}; valid names are {', '.join(DENSITY_NAMES)}")
     return _REGISTRY[name]()
-
-
-@dataclass(frozen=True)
-class DigitsSplit:
-    """scikit-learn's 8x8 digits (pixel values in {0, ..., 16}) as float32 tensors of
-    shape ``(N, 64)``: train = first 1000 images, val = next 350, test = last 447."""
-
-    train: Tensor
-    val: Tensor
-    test: Tensor
-    train_labels: Tensor
-    val_labels: Tensor
-    test_labels: Tensor
-
-    levels: int = 17  # pixel values 0..16
-
-
-def load_digits_split() -> DigitsSplit:
-    """Load the digits bundled with scikit-learn (no download) and split them."""
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    x = torch.as_tensor(bunch.data, dtype=torch.float32)
-    y = torch.as_tensor(bunch.target, dtype=torch.int64)
-    return DigitsSplit(x[:1000], x[1000:1350], x[1350:], y[:1000], y[1000:1350], y[1350:])

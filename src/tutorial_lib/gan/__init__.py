@@ -1,0 +1,21 @@
+"""The GAN part: the players (:mod:`.networks`), the losses (:mod:`.losses`) and the
+training loop (:mod:`.training`)."""
+
+from .losses import GENERATOR_LOSSES, discriminator_loss, generator_loss, r1_penalty
+from .networks import PRIORS, ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from .training import GANConfig, generate, train_gan
+
+__all__ = [
+    "MLPGenerator",
+    "MLPDiscriminator",
+    "ConvGenerator",
+    "ConvDiscriminator",
+    "PRIORS",
+    "GENERATOR_LOSSES",
+    "discriminator_loss",
+    "generator_loss",
+    "r1_penalty",
+    "GANConfig",
+    "train_gan",
+    "generate",
+]

@@ -1,0 +1,24 @@
+"""Measures of generative models: likelihoods (:mod:`.likelihood`), mode coverage
+(:mod:`.modes`), sample distances (:mod:`.distances`) and the digit classifier's features
+(:mod:`.digit_features`)."""
+
+from .digit_features import CLASSIFIER_TRAIN, DigitClassifier, train_classifier
+from .distances import frechet_distance, frechet_distance_features, mmd2_unbiased
+from .likelihood import average_nll, bits_per_dim, discrete_nll, entropy_mc
+from .modes import ModeStats, assign_modes, mode_metrics
+
+__all__ = [
+    "average_nll",
+    "entropy_mc",
+    "bits_per_dim",
+    "discrete_nll",
+    "ModeStats",
+    "assign_modes",
+    "mode_metrics",
+    "mmd2_unbiased",
+    "frechet_distance",
+    "frechet_distance_features",
+    "DigitClassifier",
+    "CLASSIFIER_TRAIN",
+    "train_classifier",
+]
