@@ -66,6 +66,8 @@ class MaskedLinear(nn.Linear):
     """A linear layer whose weight is multiplied by a fixed 0/1 mask ``(out, in)``."""
 
     def __init__(self, mask: Tensor):
+        if not isinstance(mask, Tensor) or mask.dim() != 2 or not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError(f"mask must be a 2-D tensor of zeros and ones (out, in), got {mask!r}")
         super().__init__(mask.shape[1], mask.shape[0])
         self.register_buffer("mask", mask.to(self.weight.dtype))
 
@@ -83,6 +85,11 @@ class MADE(nn.Module):
             raise ValueError(f"an autoregressive layer needs dim >= 2, got {dim}")
         if hidden < 1 or depth < 1:
             raise ValueError(f"hidden and depth must be >= 1, got hidden={hidden}, depth={depth}")
+        order = torch.as_tensor(order, dtype=torch.long)
+        if order.shape != (dim,) or not torch.equal(order.sort().values, torch.arange(dim)):
+            raise ValueError(f"order must be a permutation of 0..{dim - 1}, got {order.tolist()}")
+        if n_params < 1:
+            raise ValueError(f"n_params must be >= 1, got {n_params}")
         deg_in = torch.empty(dim, dtype=torch.long)
         deg_in[order] = torch.arange(1, dim + 1)  # position of each feature in the order
         degrees = [deg_in] + [torch.arange(hidden) % (dim - 1) + 1 for _ in range(depth)]

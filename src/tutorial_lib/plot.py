@@ -32,6 +32,8 @@ def density_heatmap(
     title: str | None = None,
 ) -> plt.Axes:
     """Heat map of ``exp(log_prob_fn(x))`` on an ``n x n`` grid over ``bounds``."""
+    if n < 2:
+        raise ValueError(f"n must be >= 2, got {n}")
     ax = _axes(ax)
     gx, gy, pts = _grid(bounds, n)
     dens = torch.cat([log_prob_fn(p).double().exp() for p in pts.split(16384)]).reshape(n, n)
@@ -49,6 +51,8 @@ def samples_scatter(
     title: str | None = None,
 ) -> plt.Axes:
     """Scatter of 2-D samples, over the contours of ``log_prob_fn`` when given."""
+    if samples.dim() != 2 or samples.shape[1] != 2:
+        raise ValueError(f"samples must have shape (N, 2), got {tuple(samples.shape)}")
     ax = _axes(ax)
     s = samples.detach().cpu().double().numpy()
     if bounds is None:
@@ -89,8 +93,10 @@ def loss_curves(
     logy: bool = False,
 ) -> plt.Axes:
     """Plot every recorded series of a :class:`~tutorial_lib.train.History` (or a dict of lists) against the step."""
-    ax = _axes(ax)
     values = history.values if hasattr(history, "values") and not isinstance(history, Mapping) else history
+    if not isinstance(values, Mapping):
+        raise ValueError(f"history must be a History or a mapping of lists, got {type(history).__name__}")
+    ax = _axes(ax)
     for name, v in values.items():
         ax.plot(np.arange(len(v)), v, label=name, lw=1)
     if hasattr(history, "val") and history.val:

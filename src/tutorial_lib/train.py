@@ -144,6 +144,8 @@ def minibatches(data: Tensor, batch_size: int, generator: torch.Generator):
     n = data.shape[0]
     if n == 0:
         raise ValueError("data must have at least one row")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     batch_size = min(batch_size, n)
     while True:
         order = torch.randperm(n, generator=generator)

@@ -51,7 +51,11 @@ def set_threads(device: torch.device) -> int:
     (default 1). The book's models are small: one thread is faster than synchronising
     several, and ``make test`` runs two notebooks at once on a 2-core machine.
     Returns the number of threads set (unchanged on a GPU)."""
-    if torch.device(device).type != "cpu":
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be a torch.device or a device string, got {device!r}") from err
+    if kind != "cpu":
         return torch.get_num_threads()
     raw = os.environ.get("TUTORIAL_THREADS", "1")
     if not raw.isdigit() or int(raw) < 1:
@@ -72,6 +76,8 @@ def setup(seed: int = 0, device: str | None = None) -> tuple[torch.Generator, to
 
 def count_parameters(module: torch.nn.Module) -> int:
     """Number of trainable parameters of ``module``."""
+    if not isinstance(module, torch.nn.Module):
+        raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 

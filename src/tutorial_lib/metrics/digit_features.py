@@ -30,6 +30,9 @@ class DigitClassifier(nn.Module):
 
     def __init__(self, channels: int = 16, feature_dim: int = 32):
         super().__init__()
+        for name, value in (("channels", channels), ("feature_dim", feature_dim)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         self.conv1 = nn.Conv2d(1, channels, 3, padding=1)
         self.conv2 = nn.Conv2d(channels, 2 * channels, 3, padding=1)
         self.fc = nn.Linear(2 * channels * 4, feature_dim)
@@ -53,6 +56,9 @@ def train_classifier(
 ) -> tuple[DigitClassifier, History]:
     """Train a :class:`DigitClassifier` by cross-entropy with :func:`tutorial_lib.train.fit`,
     keeping the parameters with the lowest validation error rate."""
+    for name, x, y in (("train_x", train_x, train_y), ("val_x", val_x, val_y)):
+        if x.dim() != 2 or x.shape[1] != 64 or y.shape != x.shape[:1]:
+            raise ValueError(f"{name} must be (N, 64) pixels with N labels, got {tuple(x.shape)}, {tuple(y.shape)}")
     with torch.random.fork_rng():  # initialise from config.seed without touching the global RNG
         torch.manual_seed(config.seed)
         model = DigitClassifier().to(train_x.device)
