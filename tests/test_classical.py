@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.distributions import Categorical, Independent, MixtureSameFamily, MultivariateNormal, Normal
 
-from tutorial_lib.chapters.foundations import FOUNDATIONS_BASELINES
+from tutorial_lib.chapters.foundations import CONFIG
 from tutorial_lib.baselines import (
     GaussianKDE,
     GMMConfig,
@@ -148,7 +148,7 @@ def test_bad_inputs_raise_clear_errors(generator: torch.Generator) -> None:
 
 
 def test_chapter_configuration_is_consistent() -> None:
-    c = FOUNDATIONS_BASELINES
+    c = CONFIG
     assert min(c.n_train, c.n_val, c.n_test) > 0
     assert max(c.gmm.components) < c.n_train
     assert sorted(c.kde.bandwidths) == list(c.kde.bandwidths) and c.kde.bandwidths[0] > 0

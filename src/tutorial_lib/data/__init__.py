@@ -1,15 +1,32 @@
-"""Data that need no download: 2-D densities with exact log-densities, the digits, and
-linear-Gaussian data (see :mod:`.toy2d`, :mod:`.digits`, :mod:`.linear_gaussian`)."""
+"""Data that need no download.
 
-from .density import Density2D, gauss_legendre
-from .digits import LEVELS, DigitsSplit, dequantize, dequantized_sampler, load_digits_split, to_pixels, to_unit
+* :mod:`.density`: the interface of the 2-D densities (:class:`Density2D`), the
+  Gaussian mixture :class:`GaussianMixture2D` and a Gauss-Legendre rule;
+* :mod:`.toy2d`: the book's 2-D densities by name (:func:`get_density`), each with an
+  exact ``log_prob``;
+* :mod:`.digits`: scikit-learn's 8x8 digits, the book's split, pixel scales and
+  dequantisation;
+* :mod:`.linear_gaussian`: the linear-Gaussian model, whose likelihood and posterior
+  are exact, and data drawn from it.
+"""
+
+from .density import Density2D, GaussianMixture2D, gauss_legendre
+from .digits import (
+    LEVELS,
+    DigitsSplit,
+    dequantize,
+    dequantized_sampler,
+    load_digits_split,
+    to_pixels,
+    to_unit,
+)
 from .linear_gaussian import LinearDataConfig, LinearGaussian, make_linear_gaussian_data
-from .toy2d import DENSITY_NAMES, GaussianMixture2D, get_density
+from .toy2d import DENSITY_NAMES, get_density
 
 __all__ = [
     "Density2D",
-    "gauss_legendre",
     "GaussianMixture2D",
+    "gauss_legendre",
     "DENSITY_NAMES",
     "get_density",
     "DigitsSplit",

@@ -6,63 +6,44 @@ arXiv:1810.01367): ``8gaussians``, ``checkerboard``, ``moons``, ``circles``, ``r
 ``log_prob`` is exact where a closed form exists and otherwise computed by numerical
 quadrature or root finding to far better than :math:`10^{-3}` nats, so that the true
 entropy :math:`H(p) = -\mathbb{E}_p \log p(x)` is known and any model's expected
-test NLL can be compared with it (``NLL - H(p)`` estimates :math:`\mathrm{KL}(p\,\|\,q)`).
+test NLL can be compared with it (``NLL - H(p)`` estimates
+:math:`\mathrm{KL}(p\,\|\,q)`).
 Where FFJORD places points on an evenly spaced grid of angles (``circles``, ``rings``,
 ``moons``), the density takes the angle uniform on the same range: the continuous
 distribution that the grid discretises.
 
-The GAN mixtures ``ring`` and ``grid`` follow PacGAN (Lin et al. 2018, arXiv:1712.04086).
+The GAN mixtures ``ring`` and ``grid`` follow PacGAN (Lin et al. 2018,
+arXiv:1712.04086).
 """
 
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
 import torch
 from torch import Tensor
-from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
+from torch.distributions import Normal
 
 from .density import LOG2PI as _LOG2PI
-from .density import Density2D, _rand, _randint, _randn
+from .density import Density2D, GaussianMixture2D, _rand, _randint, _randn
 from .density import gauss_legendre as _gauss_legendre
 
-__all__ = ["GaussianMixture2D", "DENSITY_NAMES", "get_density"]
-
-
-class GaussianMixture2D(Density2D):
-    r"""Equal-weight mixture of isotropic Gaussians :math:`\frac1K\sum_k \mathcal N(\mu_k, \sigma^2 I)`."""
-
-    def __init__(self, name: str, means: Tensor, std: float, bounds: tuple[float, float, float, float]):
-        if means.ndim != 2 or means.shape[1] != 2:
-            raise ValueError(f"means must have shape (K, 2), got {tuple(means.shape)}")
-        if not std > 0:
-            raise ValueError(f"std must be > 0, got {std}")
-        self.name = name
-        self.means = means.to(torch.float64)
-        self.std = float(std)
-        self.bounds = bounds
-
-    @property
-    def distribution(self) -> MixtureSameFamily:
-        k = self.means.shape[0]
-        comp = Independent(Normal(self.means, torch.full_like(self.means, self.std)), 1)
-        return MixtureSameFamily(Categorical(logits=torch.zeros(k, dtype=torch.float64)), comp)
-
-    def _sample(self, n, generator):
-        idx = _randint(self.means.shape[0], n, generator)
-        return self.means[idx] + self.std * _randn((n, 2), generator)
-
-    def _log_prob(self, x):
-        return self.distribution.log_prob(x)
+__all__ = ["DENSITY_NAMES", "get_density"]
 
 
 def _log_ring(rho: Tensor, radius: float, sigma: float) -> Tensor:
     r"""Log-density at distance ``rho`` from the origin of a point uniform on the circle
     of ``radius`` plus :math:`\mathcal N(0,\sigma^2 I)` noise:
-    :math:`\frac{1}{2\pi\sigma^2} e^{-(\rho-r)^2/2\sigma^2}\, \tilde I_0(\rho r/\sigma^2)`,
+    :math:`\frac{1}{2\pi\sigma^2} e^{-(\rho-r)^2/2\sigma^2}\,
+    \tilde I_0(\rho r/\sigma^2)`,
     with :math:`\tilde I_0` the exponentially scaled Bessel function."""
     s2 = sigma**2
-    return -math.log(2 * math.pi * s2) - (rho - radius) ** 2 / (2 * s2) + torch.log(torch.special.i0e(rho * radius / s2))
+    return (
+        -math.log(2 * math.pi * s2)
+        - (rho - radius) ** 2 / (2 * s2)
+        + torch.log(torch.special.i0e(rho * radius / s2))
+    )
 
 
 class Rings(Density2D):
@@ -73,9 +54,11 @@ class Rings(Density2D):
         self.name, self.radii, self.sigma = name, radii, sigma
 
     def _sample(self, n, generator):
-        r = torch.tensor(self.radii, dtype=torch.float64)[_randint(len(self.radii), n, generator)]
+        radii = torch.tensor(self.radii, dtype=torch.float64)
+        r = radii[_randint(len(self.radii), n, generator)]
         t = 2 * math.pi * _rand((n,), generator)
-        return torch.stack([r * t.cos(), r * t.sin()], 1) + self.sigma * _randn((n, 2), generator)
+        noise = self.sigma * _randn((n, 2), generator)
+        return torch.stack([r * t.cos(), r * t.sin()], 1) + noise
 
     def _log_prob(self, x):
         rho = x.norm(dim=1)
@@ -162,9 +145,11 @@ class TwoSpirals(Density2D):
     def _log_prob(self, x, panels: int = 40, order: int = 24):
         u, w = _gauss_legendre(0.0, 1.0, panels, order)
         s = 3 * math.pi * u.sqrt()
-        lo = torch.stack([-s.cos() * s, s.sin() * s], -1) / 3  # (U, 2): lower corner, + arm
+        # (U, 2): lower corner of the offset box, + arm
+        lo = torch.stack([-s.cos() * s, s.sin() * s], -1) / 3
         width = 0.5 / 3
-        normal = Normal(torch.tensor(0.0, dtype=torch.float64), torch.tensor(self.sigma, dtype=torch.float64))
+        zero = torch.tensor(0.0, dtype=torch.float64)
+        normal = Normal(zero, torch.tensor(self.sigma, dtype=torch.float64))
         lw = w.log()
         out = []
         for xb in x.split(2048):
@@ -173,7 +158,9 @@ class TwoSpirals(Density2D):
                 a = sign * lo  # corner of the offset box for this arm
                 b = a + sign * width
                 lo_, hi_ = torch.minimum(a, b), torch.maximum(a, b)
-                diff = normal.cdf(xb[:, None, :] - lo_[None]) - normal.cdf(xb[:, None, :] - hi_[None])  # (B, U, 2)
+                d = xb[:, None, :]  # (B, 1, 2)
+                # (B, U, 2): the noise's mass over the offset box, per coordinate
+                diff = normal.cdf(d - lo_[None]) - normal.cdf(d - hi_[None])
                 logg = torch.log(diff.clamp_min(1e-300)) - math.log(width)
                 terms.append(logg.sum(-1) + lw)
             out.append(torch.logsumexp(torch.cat(terms, 1), 1) - math.log(2))
@@ -197,7 +184,8 @@ class Pinwheel(Density2D):
         f1 = self.tangential_std * _randn((n,), generator)
         k = _randint(self.classes, n, generator).to(torch.float64)
         th = 2 * math.pi * k / self.classes + self.rate * f0.exp()
-        return 2 * torch.stack([f0 * th.cos() + f1 * th.sin(), -f0 * th.sin() + f1 * th.cos()], 1)
+        rotated = [f0 * th.cos() + f1 * th.sin(), -f0 * th.sin() + f1 * th.cos()]
+        return 2 * torch.stack(rotated, 1)
 
     def _log_prob(self, x, grid: int = 1024, iters: int = 45):
         y = x / 2
@@ -238,21 +226,26 @@ class Pinwheel(Density2D):
             - torch.log(torch.abs(1 + self.rate * f0.exp() * f1))
             - math.log(self.classes)
         )
-        m = torch.full((b,), -math.inf, dtype=torch.float64).scatter_reduce(0, ib, logp, "amax")
+        m = torch.full((b,), -math.inf, dtype=torch.float64)
+        m = m.scatter_reduce(0, ib, logp, "amax")  # largest term per point
         m_safe = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-        s = torch.zeros(b, dtype=torch.float64).index_add_(0, ib, torch.exp(logp - m_safe[ib]))
+        s = torch.zeros(b, dtype=torch.float64)
+        s = s.index_add_(0, ib, torch.exp(logp - m_safe[ib]))
         return torch.log(s) + m_safe
 
 
 def _eight_gaussians() -> GaussianMixture2D:
     d = 1 / math.sqrt(2)
-    unit = torch.tensor([(1, 0), (-1, 0), (0, 1), (0, -1), (d, d), (d, -d), (-d, d), (-d, -d)], dtype=torch.float64)
-    return GaussianMixture2D("8gaussians", 4.0 * unit / 1.414, 0.5 / 1.414, (-4.0, 4.0, -4.0, 4.0))
+    directions = [(1, 0), (-1, 0), (0, 1), (0, -1), (d, d), (d, -d), (-d, d), (-d, -d)]
+    unit = torch.tensor(directions, dtype=torch.float64)
+    bounds = (-4.0, 4.0, -4.0, 4.0)
+    return GaussianMixture2D("8gaussians", 4.0 * unit / 1.414, 0.5 / 1.414, bounds)
 
 
 def _ring() -> GaussianMixture2D:
-    angle = 2 * math.pi * torch.arange(8, dtype=torch.float64) / 8  # no repeated endpoint
-    return GaussianMixture2D("ring", torch.stack([angle.cos(), angle.sin()], 1), 0.01, (-1.3, 1.3, -1.3, 1.3))
+    angle = 2 * math.pi * torch.arange(8, dtype=torch.float64) / 8  # no repeated end
+    means = torch.stack([angle.cos(), angle.sin()], 1)
+    return GaussianMixture2D("ring", means, 0.01, (-1.3, 1.3, -1.3, 1.3))
 
 
 def _grid() -> GaussianMixture2D:
@@ -261,17 +254,19 @@ def _grid() -> GaussianMixture2D:
     return GaussianMixture2D("grid", means, 0.05, (-5.0, 5.0, -5.0, 5.0))
 
 
-_REGISTRY = {
-    "8gaussians": _eight_gaussians,
-    "checkerboard": Checkerboard,
-    "moons": Moons,
-    "circles": lambda: Rings("circles", (3.0, 1.5), 0.24),
-    "rings": lambda: Rings("rings", (3.0, 2.25, 1.5, 0.75), 0.08),
-    "2spirals": TwoSpirals,
-    "pinwheel": Pinwheel,
-    "ring": _ring,
-    "grid": _grid,
-}
+_REGISTRY = MappingProxyType(
+    {
+        "8gaussians": _eight_gaussians,
+        "checkerboard": Checkerboard,
+        "moons": Moons,
+        "circles": lambda: Rings("circles", (3.0, 1.5), 0.24),
+        "rings": lambda: Rings("rings", (3.0, 2.25, 1.5, 0.75), 0.08),
+        "2spirals": TwoSpirals,
+        "pinwheel": Pinwheel,
+        "ring": _ring,
+        "grid": _grid,
+    }
+)
 
 
 #: Names accepted by :func:`get_density`: the FFJORD toy set, then the PacGAN mixtures.
@@ -280,6 +275,7 @@ DENSITY_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 def get_density(name: str) -> Density2D:
     """The 2-D density called ``name`` (one of :data:`DENSITY_NAMES`)."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown density {name!r}; valid names are {', '.join(DENSITY_NAMES)}")
+    if not isinstance(name, str) or name not in _REGISTRY:
+        valid = ", ".join(DENSITY_NAMES)
+        raise ValueError(f"name must be one of {valid}; got {name!r}")
     return _REGISTRY[name]()
