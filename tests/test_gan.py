@@ -1,21 +1,24 @@
-"""Tests of the GAN library: losses against hand-computed values, the optimal
-discriminator, the shapes the networks claim, packing, the R1 penalty against a
-closed form, the mode metrics on samples with known answers, the Fréchet distance,
-and the non-finite-loss error."""
+"""Tests of the GAN library and of the GAN chapters' recipes: losses against
+hand-computed values, the shapes the networks claim, packing, the R1 penalty against a
+closed form, one training step against Adam written out by hand, the mode metrics on
+samples with known answers, the Fréchet distance, the chapters' ablation and recipes,
+the non-finite-loss error, and the bad-argument rows of the GAN part."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 
 import pytest
 import torch
+from bad_arguments import BadArg
 
 from tutorial_lib import gan
 from tutorial_lib.baselines import IndependentPixels
-from tutorial_lib.chapters.mode_collapse import GAN2D_CONFIGS
-from tutorial_lib.data import to_pixels
+from tutorial_lib.chapters import gan_digits, mode_collapse
+from tutorial_lib.data import get_density, load_digits_split, to_pixels
 from tutorial_lib.metrics import DigitClassifier
-from tutorial_lib.data import get_density
 from tutorial_lib.train import NonFiniteLossError
 
 
@@ -50,15 +53,6 @@ def test_loss_gradients_saturate_as_described():
     d = torch.sigmoid(torch.tensor(-6.0))
     assert g_sat.item() == pytest.approx(-d.item(), rel=1e-5)
     assert g_ns.item() == pytest.approx(-(1 - d.item()), rel=1e-5)
-
-
-def test_optimal_discriminator_minimises_the_loss_pointwise():
-    # For densities p, q at a point, E_p[-log D] + E_q[-log(1-D)] is minimised by D* = p/(p+q).
-    p, q = torch.tensor(0.3), torch.tensor(0.1)
-    logits = torch.linspace(-5, 5, 10001)
-    loss = p * torch.nn.functional.softplus(-logits) + q * torch.nn.functional.softplus(logits)
-    d_best = torch.sigmoid(logits[loss.argmin()])
-    assert d_best.item() == pytest.approx(0.75, abs=1e-3)
 
 
 def test_mlp_shapes_and_packing():
@@ -232,6 +226,117 @@ def test_lr_schedule():
     assert cfg.lr_factor(100) == pytest.approx(0.1)
 
 
+def test_gan_step_matches_gradients_by_hand():
+    # G(z) = theta + z (one parameter), D's logit f(x) = w x + c, plain SGD: the
+    # gradients of both losses in closed form, with sigma the logistic function.
+    class Shift(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.theta = torch.nn.Parameter(torch.tensor([0.5]))
+
+        def forward(self, z):
+            return self.theta + z
+
+    class Logit(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(1, 1)
+
+        def forward(self, x):
+            return self.lin(x)[:, 0]
+
+    g, disc = Shift(), Logit()
+    d = disc.lin
+    with torch.no_grad():
+        d.weight.fill_(0.8)
+        d.bias.fill_(-0.3)
+    real, z = torch.randn(16, 1), torch.randn(16, 1)
+    lr = 0.1
+    opt_g, opt_d = torch.optim.SGD(g.parameters(), lr=lr), torch.optim.SGD(d.parameters(), lr=lr)
+    w, c, theta = 0.8, -0.3, 0.5
+    xr, xf = real[:, 0].double(), (theta + z[:, 0]).double()
+    sig = torch.sigmoid
+    grad_w = (-sig(-(w * xr + c)) * xr).mean() + (sig(w * xf + c) * xf).mean()
+    grad_c = (-sig(-(w * xr + c))).mean() + sig(w * xf + c).mean()
+    w2, c2 = w - lr * grad_w.item(), c - lr * grad_c.item()
+    grad_theta = (-sig(-(w2 * xf + c2)) * w2).mean()  # non-saturating, through the new D
+    d_loss = torch.nn.functional.softplus(-(w * xr + c)).mean() + torch.nn.functional.softplus(
+        w * xf + c
+    ).mean()
+    config = gan.GANConfig(batch_size=16)
+    out = gan.gan_step(g, disc, opt_g, opt_d, real, z, config)
+    assert out["d_loss"].item() == pytest.approx(d_loss.item(), rel=1e-5)
+    assert d.weight.item() == pytest.approx(w2, rel=1e-5)
+    assert d.bias.item() == pytest.approx(c2, rel=1e-5)
+    assert g.theta.item() == pytest.approx(theta - lr * grad_theta.item(), rel=1e-5)
+
+
+def _small_mode_collapse() -> mode_collapse.ModeCollapseConfig:
+    return dataclasses.replace(mode_collapse.CONFIG, n_eval=200, ablation_steps=(20, 20))
+
+
+def test_ablation_removes_exactly_one_change():
+    config = mode_collapse.CONFIG
+    names = {f.name for f in dataclasses.fields(gan.GANConfig)}
+    for dataset in mode_collapse.DATASETS:
+        plain, remedy = config.plain(dataset), config.remedy(dataset)
+        assert mode_collapse.gan_config(dataset, "GAN") == plain
+        assert mode_collapse.gan_config(dataset, "remedy") == remedy
+        assert mode_collapse.gan_config(dataset, "remedy + PacGAN4").pack == 4
+        for change, fields in mode_collapse.CHANGES:
+            ablated = mode_collapse.gan_config(dataset, f"remedy without {change}")
+            assert any(getattr(remedy, f) != getattr(plain, f) for f in fields)  # a real change
+            for f in names:
+                expected = getattr(plain if f in fields else remedy, f)
+                assert getattr(ablated, f) == expected, (dataset, change, f)
+        short = mode_collapse.gan_config(dataset, "remedy", steps=50)
+        assert short == dataclasses.replace(remedy, steps=50)
+    with pytest.raises(ValueError, match="hidden"):
+        dataclasses.replace(config, ring_remedy=dataclasses.replace(config.ring_remedy, hidden=64))
+
+
+def test_run_2d_is_deterministic_and_scores_its_samples():
+    config = _small_mode_collapse()
+    stats, seconds = mode_collapse.run_2d("ring", "remedy", 1, config, steps=20)
+    again, _ = mode_collapse.run_2d("ring", "remedy", 1, config, steps=20)
+    assert seconds > 0
+    assert stats.counts.tolist() == again.counts.tolist()
+    assert stats.high_quality == again.high_quality
+    g, history = mode_collapse.train_2d("ring", "remedy", 1, config, steps=20, progress=False)
+    assert len(history.steps) == 20
+    manual = mode_collapse.evaluate_2d(g, "ring", 1, config)
+    assert manual.counts.tolist() == stats.counts.tolist()
+    assert manual.counts.sum().item() == round(manual.high_quality * config.n_eval)
+
+
+def _small_digits() -> gan_digits.GANDigitsConfig:
+    c = gan_digits.CONFIG
+    return dataclasses.replace(
+        c,
+        mlp=dataclasses.replace(c.mlp, steps=20),
+        conv=dataclasses.replace(c.conv, steps=5),
+        classifier=dataclasses.replace(c.classifier, steps=30, val_every=10, progress=False),
+        n_samples=60,
+    )
+
+
+def test_digits_recipes():
+    split = load_digits_split()
+    config = _small_digits()
+    clf = gan_digits.digits_classifier(split, config)
+    # the test split against itself is at distance 0
+    assert gan_digits.frechet_to_test(clf, split.test, split) == pytest.approx(0.0, abs=1e-6)
+    counts = gan_digits.class_counts(clf, split.test)
+    assert counts.sum().item() == len(split.test) and counts.shape == (10,)
+    for model in gan_digits.MODELS:
+        fd, counts, seconds = gan_digits.run_digits_gan(split, clf, model, 0, config)
+        assert fd > 0 and seconds > 0 and counts.sum().item() == config.n_samples
+        g, _ = gan_digits.train_digits_gan(split, model, 0, config, progress=False)
+        x = gan_digits.sample_digits(g, config.n_samples, config.sample_seed)
+        assert x.shape == (config.n_samples, 64) and x.min() >= 0 and x.max() <= 16
+        assert gan_digits.frechet_to_test(clf, x, split) == pytest.approx(fd, rel=1e-9)
+
+
 def test_benchmark_quick_runs():
     import importlib
     import sys
@@ -240,14 +345,78 @@ def test_benchmark_quick_runs():
     root = str(Path(__file__).resolve().parents[1])
     if root not in sys.path:
         sys.path.insert(0, root)
-    SUITES = importlib.import_module("benchmarks.gan").SUITES
-
-    keys = {"suite", "task", "model", "metric", "value", "lower_is_better", "reference", "reference_value", "seconds", "seeds"}
-    records = SUITES["gan2d"](True) + SUITES["gan_digits"](True)
+    suites = importlib.import_module("benchmarks.gan").SUITES
+    keys = {"suite", "task", "model", "metric", "value", "lower_is_better", "reference",
+            "reference_value", "seconds", "seeds"}
+    records = suites["gan2d"](True) + suites["gan_digits"](True)
     assert records and all(set(r) == keys for r in records)
     # a 20-step generator may have no high-quality sample at all: its KL to uniform is
     # then undefined (NaN in tutorial_lib.metrics); every other value must be finite
     assert all(math.isfinite(r["value"]) for r in records if "KL" not in r["metric"])
-    assert {(r["task"], r["model"]) for r in records if r["suite"] == "gan2d"} == set(GAN2D_CONFIGS)
-    # the Frechet distance is a squared distance: non-negative, and the floor is finite
-    assert all(r["value"] >= 0 for r in records if r["suite"] == "gan_digits")
+    models = {r["model"] for r in records if r["suite"] == "gan2d"}
+    assert {"GAN", "remedy", "remedy + PacGAN4"} <= models
+    assert sum(m.startswith("remedy without") for m in models) == len(mode_collapse.CHANGES)
+    # the Frechet distance is a squared distance: non-negative
+    fd = [r for r in records if r["suite"] == "gan_digits" and "Frechet" in r["metric"]]
+    assert fd and all(r["value"] >= 0 for r in fd)
+
+
+def _tiny_gan() -> tuple[torch.nn.Module, torch.nn.Module]:
+    return gan.GANConfig(hidden=4, layers=1).build()
+
+
+def _adam(module: torch.nn.Module) -> torch.optim.Optimizer:
+    return torch.optim.Adam(module.parameters())
+
+
+def _gan_step_bad_rows():
+    g, d = _tiny_gan()
+    return gan.gan_step(g, d, _adam(g), _adam(d), torch.zeros(4, 2), torch.zeros(3, 2),
+                        gan.GANConfig())
+
+
+_SPLIT = load_digits_split()
+
+BAD_ARGUMENTS = [
+    BadArg(gan.MLPGenerator, lambda: gan.MLPGenerator(prior="cauchy"), "prior"),
+    BadArg(gan.MLPDiscriminator, lambda: gan.MLPDiscriminator(pack=0), "pack"),
+    BadArg(gan.ConvGenerator, lambda: gan.ConvGenerator(latent_dim=0), "latent_dim"),
+    BadArg(gan.ConvDiscriminator, lambda: gan.ConvDiscriminator(channels=0), "channels"),
+    BadArg(gan.discriminator_loss,
+           lambda: gan.discriminator_loss(torch.zeros(3, 1), torch.zeros(3)), "real_logits"),
+    BadArg(gan.generator_loss, lambda: gan.generator_loss(torch.zeros(3), "hinge"), "kind"),
+    BadArg(gan.r1_penalty, lambda: gan.r1_penalty(torch.nn.Identity(), torch.zeros(3)), "real"),
+    BadArg(gan.GANConfig, lambda: gan.GANConfig(r1=-1.0), "r1"),
+    BadArg(gan.GANConfig.build, lambda: gan.GANConfig().build(data_dim=0), "data_dim"),
+    BadArg(gan.GANConfig.lr_factor, lambda: gan.GANConfig().lr_factor(-1), "step"),
+    BadArg(gan.gan_step, _gan_step_bad_rows, "real"),
+    BadArg(gan.train_gan,
+           lambda: gan.train_gan(*_tiny_gan(), lambda n, r: torch.zeros(n, 2), gan.GANConfig(),
+                                 callback_every=-1), "callback_every"),
+    BadArg(gan.generate, lambda: gan.generate(_tiny_gan()[0], 0), "n"),
+    BadArg(mode_collapse.ModeCollapseConfig,
+           lambda: mode_collapse.ModeCollapseConfig(ablation_steps=(0, 10)), "ablation_steps"),
+    BadArg(mode_collapse.ModeCollapseConfig.plain,
+           lambda: mode_collapse.CONFIG.plain("moons"), "dataset"),
+    BadArg(mode_collapse.gan_config, lambda: mode_collapse.gan_config("ring", "WGAN"), "method"),
+    BadArg(mode_collapse.train_2d, lambda: mode_collapse.train_2d("ring", "GAN", seed=-1), "seed"),
+    BadArg(mode_collapse.evaluate_2d,
+           lambda: mode_collapse.evaluate_2d(_tiny_gan()[0], "moons"), "dataset"),
+    BadArg(mode_collapse.run_2d, lambda: mode_collapse.run_2d("ring", "GAN", steps=0), "steps"),
+    BadArg(gan_digits.GANDigitsConfig, lambda: gan_digits.GANDigitsConfig(n_samples=1),
+           "n_samples"),
+    BadArg(gan_digits.GANDigitsConfig.train, lambda: gan_digits.CONFIG.train("vae"), "model"),
+    BadArg(gan_digits.digits_classifier, lambda: gan_digits.digits_classifier("digits"), "split"),
+    BadArg(gan_digits.build_digits_gan, lambda: gan_digits.build_digits_gan("vae"), "model"),
+    BadArg(gan_digits.train_digits_gan,
+           lambda: gan_digits.train_digits_gan(_SPLIT, "mlp", seed=-1), "seed"),
+    BadArg(gan_digits.sample_digits,
+           lambda: gan_digits.sample_digits(_tiny_gan()[0], 0, seed=0), "n"),
+    BadArg(gan_digits.frechet_to_test,
+           lambda: gan_digits.frechet_to_test(DigitClassifier(), torch.zeros(5, 63), _SPLIT),
+           "pixels"),
+    BadArg(gan_digits.class_counts,
+           lambda: gan_digits.class_counts(DigitClassifier(), torch.zeros(5, 63)), "pixels"),
+    BadArg(gan_digits.run_digits_gan,
+           lambda: gan_digits.run_digits_gan(_SPLIT, DigitClassifier(), "vae"), "model"),
+]

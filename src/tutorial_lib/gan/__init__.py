@@ -1,9 +1,15 @@
 """The GAN part: the players (:mod:`.networks`), the losses (:mod:`.losses`) and the
-training loop (:mod:`.training`)."""
+training step and loop (:mod:`.training`)."""
 
 from .losses import GENERATOR_LOSSES, discriminator_loss, generator_loss, r1_penalty
-from .networks import PRIORS, ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
-from .training import GANConfig, generate, train_gan
+from .networks import (
+    PRIORS,
+    ConvDiscriminator,
+    ConvGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+)
+from .training import GANConfig, gan_step, generate, train_gan
 
 __all__ = [
     "MLPGenerator",
@@ -16,6 +22,7 @@ __all__ = [
     "generator_loss",
     "r1_penalty",
     "GANConfig",
+    "gan_step",
     "train_gan",
     "generate",
 ]

@@ -24,12 +24,21 @@ __all__ = ["GENERATOR_LOSSES", "discriminator_loss", "generator_loss", "r1_penal
 GENERATOR_LOSSES = ("non_saturating", "saturating")
 
 
-def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-    r"""Minus the value function, :math:`-\mathbb E \log D(x) - \mathbb E \log(1 - D(G(z)))`,
+def _check_logits(logits: Tensor, name: str) -> Tensor:
+    if not isinstance(logits, Tensor) or logits.dim() != 1 or logits.numel() == 0:
+        shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+        raise ValueError(f"{name} must be a non-empty 1-D tensor of logits, got {shape}")
+    return logits
 
-    i.e. :math:`\mathbb E\operatorname{softplus}(-f(x)) + \mathbb E\operatorname{softplus}(f(G(z)))`
-    (the binary cross-entropy with real = 1, fake = 0).
+
+def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    r"""Minus the value function,
+    :math:`-\mathbb E \log D(x) - \mathbb E \log(1 - D(G(z)))`, that is
+    :math:`\mathbb E\operatorname{softplus}(-f(x)) + \mathbb E\operatorname{softplus}(f(G(z)))`
+    (the binary cross-entropy with real = 1, fake = 0); logits of shape ``(B,)``.
     """
+    _check_logits(real_logits, "real_logits")
+    _check_logits(fake_logits, "fake_logits")
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
@@ -42,6 +51,7 @@ def generator_loss(fake_logits: Tensor, kind: str = "non_saturating") -> Tensor:
     \mathbb E\operatorname{softplus}(-f)`, same fixed point, strong gradients where the
     generator is bad (Goodfellow et al. 2014, arXiv:1406.2661, section 3).
     """
+    _check_logits(fake_logits, "fake_logits")
     if kind == "non_saturating":
         return F.softplus(-fake_logits).mean()
     if kind == "saturating":
@@ -54,7 +64,11 @@ def r1_penalty(discriminator: nn.Module, real: Tensor) -> Tensor:
     (Mescheder et al. 2018, arXiv:1801.04406), differentiable w.r.t. the discriminator.
 
     With packing, the gradient is taken w.r.t. all samples of a pack and summed per pack.
+    ``real``: ``(B, d)``; ``discriminator`` maps it to ``(B / pack,)`` logits.
     """
+    if not isinstance(real, Tensor) or real.dim() != 2:
+        shape = tuple(real.shape) if isinstance(real, Tensor) else type(real).__name__
+        raise ValueError(f"real must be a (B, d) tensor, got {shape}")
     real = real.detach().requires_grad_(True)
     logits = discriminator(real)  # (B,)
     (grad,) = torch.autograd.grad(logits.sum(), real, create_graph=True)  # (B*pack, d)

@@ -2,8 +2,9 @@ r"""The GAN's players: fully connected ones for 2-D data, convolutional ones for
 
 A generator :math:`G_\theta` maps noise :math:`z` to a sample; a discriminator returns the
 *logit* :math:`f(x)` of :math:`D(x) = \sigma(f(x))`. :class:`MLPDiscriminator` can pack
-several samples into one input (PacGAN, Lin et al. 2018, arXiv:1712.04086) and divide its
-weights by their spectral norms (Miyato et al. 2018, arXiv:1802.05957).
+several samples into one input (PacGAN, Lin et al. 2018, arXiv:1712.04086);
+:class:`ConvDiscriminator` can divide its weights by their spectral norms (Miyato et al.
+2018, arXiv:1802.05957).
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from torch import Tensor, nn
 
 from ..nn import mlp
 
-__all__ = ["PRIORS", "MLPGenerator", "MLPDiscriminator", "ConvGenerator", "ConvDiscriminator"]
+__all__ = [
+    "PRIORS",
+    "MLPGenerator",
+    "MLPDiscriminator",
+    "ConvGenerator",
+    "ConvDiscriminator",
+]
 
 #: Noise distributions of the generators.
 PRIORS = ("normal", "uniform")
@@ -47,7 +54,8 @@ class MLPGenerator(nn.Module):
         if prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
         self.prior = prior
-        for name, value in (("latent_dim", latent_dim), ("hidden", hidden), ("layers", layers), ("out_dim", out_dim)):
+        sizes = (("latent_dim", latent_dim), ("hidden", hidden), ("layers", layers))
+        for name, value in (*sizes, ("out_dim", out_dim)):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
         if not out_scale > 0:
@@ -57,7 +65,9 @@ class MLPGenerator(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}")
+            raise ValueError(
+                f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}"
+            )
         return self.out_scale * self.net(z)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -77,8 +87,7 @@ class MLPDiscriminator(nn.Module):
 
     With ``pack = m > 1`` it is a PacGAN discriminator: the input ``(B·m, in_dim)`` is
     regrouped into ``(B, m·in_dim)`` (``m`` consecutive rows form one pack) and one logit
-    per pack is returned, shape ``(B,)``. ``spectral_norm`` divides every weight matrix by
-    its largest singular value (Miyato et al. 2018, arXiv:1802.05957). The input is first
+    per pack is returned, shape ``(B,)``. The input is first
     multiplied by ``in_scale``: data whose modes are narrow (width 0.01) need first-layer
     weights of order 1/width to be resolved, and Adam moves a weight by about the
     learning rate per step, so a fixed rescaling saves thousands of steps.
@@ -90,34 +99,34 @@ class MLPDiscriminator(nn.Module):
         hidden: int = 128,
         layers: int = 3,
         pack: int = 1,
-        spectral_norm: bool = False,
         in_scale: float = 1.0,
     ):
         super().__init__()
-        for name, value in (("in_dim", in_dim), ("hidden", hidden), ("layers", layers), ("pack", pack)):
+        sizes = (("in_dim", in_dim), ("hidden", hidden), ("layers", layers))
+        for name, value in (*sizes, ("pack", pack)):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
         if not in_scale > 0:
             raise ValueError(f"in_scale must be > 0, got {in_scale}")
         self.in_dim, self.pack, self.in_scale = in_dim, pack, in_scale
         self.net = mlp(in_dim * pack, 1, hidden, layers, "leaky_relu")
-        if spectral_norm:
-            for m in self.net:
-                if isinstance(m, nn.Linear):
-                    nn.utils.parametrizations.spectral_norm(m)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != self.in_dim or x.shape[0] % self.pack:
             raise ValueError(
-                f"x must have shape (B*{self.pack}, {self.in_dim}) with pack={self.pack}, got {tuple(x.shape)}"
+                f"x must have shape (B*{self.pack}, {self.in_dim}) with pack={self.pack}, "
+                f"got {tuple(x.shape)}"
             )
-        packed = self.in_scale * x.reshape(x.shape[0] // self.pack, self.pack * self.in_dim)  # (B, pack*in_dim)
+        rows = x.reshape(x.shape[0] // self.pack, self.pack * self.in_dim)  # (B, m*in_dim)
+        packed = self.in_scale * rows
         return self.net(packed).squeeze(-1)  # (B,)
 
 
 def _check_rows(x: Tensor) -> Tensor:
     if x.dim() != 2 or x.shape[1] != 64:
-        raise ValueError(f"x must have shape (B, 64) (flattened 8x8 images), got {tuple(x.shape)}")
+        raise ValueError(
+            f"x must have shape (B, 64) (flattened 8x8 images), got {tuple(x.shape)}"
+        )
     return x
 
 
@@ -129,7 +138,9 @@ class ConvGenerator(nn.Module):
     def __init__(self, latent_dim: int = 16, channels: int = 32):
         super().__init__()
         if latent_dim < 1 or channels < 1:
-            raise ValueError(f"latent_dim and channels must be >= 1, got {latent_dim}, {channels}")
+            raise ValueError(
+                f"latent_dim and channels must be >= 1, got {latent_dim}, {channels}"
+            )
         self.latent_dim, self.channels = latent_dim, channels
         self.fc = nn.Linear(latent_dim, 2 * channels * 4)
         self.up1 = nn.ConvTranspose2d(2 * channels, channels, 4, stride=2, padding=1)
@@ -138,14 +149,17 @@ class ConvGenerator(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}")
+            raise ValueError(
+                f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}"
+            )
         h = F.leaky_relu(self.fc(z), 0.2).view(-1, 2 * self.channels, 2, 2)  # (B, 2c, 2, 2)
         h = F.leaky_relu(self.up1(h), 0.2)  # (B, c, 4, 4)
         h = F.leaky_relu(self.up2(h), 0.2)  # (B, c, 8, 8)
         return torch.tanh(self.out(h)).flatten(1)  # (B, 64)
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        r"""``n`` draws of :math:`z \sim \mathcal N(0, I)`, shape ``(n, latent_dim)``, on the CPU."""
+        r"""``n`` draws of :math:`z \sim \mathcal N(0, I)`, shape ``(n, latent_dim)``,
+        on the CPU."""
         return torch.randn(n, self.latent_dim, generator=generator)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
