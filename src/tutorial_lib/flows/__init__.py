@@ -1,7 +1,7 @@
-"""The flows part: the layer interface and :class:`Flow` (:mod:`.base`), coupling layers
-(:mod:`.coupling`), rational-quadratic splines (:mod:`.splines`), masked autoregressive
-layers (:mod:`.maf`), architectures built from a configuration (:mod:`.build`) and flows on
-discrete data (:mod:`.dequantization`)."""
+"""The flows part: the layer interface and :class:`Flow` (:mod:`.base`), coupling
+layers (:mod:`.coupling`), rational-quadratic splines (:mod:`.splines`), masked
+autoregressive layers (:mod:`.maf`), architectures built from a configuration
+(:mod:`.build`) and flows on discrete data (:mod:`.dequantization`)."""
 
 from .base import ActNorm, Flow, Permutation, Transform, check_dim, nll_loss
 from .build import FLOW_KINDS, FlowConfig, build_flow

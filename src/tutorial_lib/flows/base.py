@@ -5,7 +5,8 @@ A flow is a bijection :math:`f_\theta` from data :math:`x \in \mathbb R^D` to no
 variables formula
 
 .. math::
-    \log q_\theta(x) = \log p_Z(f_\theta(x)) + \log\left|\det \frac{\partial f_\theta(x)}{\partial x}\right| .
+    \log q_\theta(x) = \log p_Z(f_\theta(x))
+        + \log\left|\det \frac{\partial f_\theta(x)}{\partial x}\right| .
 
 **Direction.** Every layer's ``forward`` maps data towards noise, ``x -> z``, and
 returns ``(z, log|det dz/dx|)`` (one value per row); ``inverse`` maps ``z -> x`` and is
@@ -38,11 +39,15 @@ class Transform(nn.Module):
 
     dim: int
 
-    def _check(self, x: Tensor) -> None:
+    def _check(self, x: Tensor, name: str = "x") -> None:
         if x.dim() != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"expected input of shape (N, {self.dim}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"{name} must have shape (N, {self.dim}), got {tuple(x.shape)}"
+            )
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:  # pragma: no cover - abstract
+    def forward(
+        self, x: Tensor
+    ) -> tuple[Tensor, Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def inverse(self, z: Tensor) -> Tensor:  # pragma: no cover - abstract
@@ -55,8 +60,12 @@ class Permutation(Transform):
     def __init__(self, perm: Tensor | list[int]):
         super().__init__()
         perm = torch.as_tensor(perm, dtype=torch.long)
-        if perm.dim() != 1 or not torch.equal(perm.sort().values, torch.arange(len(perm))):
-            raise ValueError(f"perm must be a permutation of 0..D-1, got {perm.tolist()}")
+        if perm.dim() != 1 or not torch.equal(
+            perm.sort().values, torch.arange(len(perm))
+        ):
+            raise ValueError(
+                f"perm must be a permutation of 0..D-1, got {perm.tolist()}"
+            )
         self.dim = len(perm)
         self.register_buffer("perm", perm)
         self.register_buffer("inv_perm", torch.argsort(perm))
@@ -66,7 +75,7 @@ class Permutation(Transform):
         return x[:, self.perm], x.new_zeros(x.shape[0])
 
     def inverse(self, z: Tensor) -> Tensor:
-        self._check(z)
+        self._check(z, "z")
         return z[:, self.inv_perm]
 
 
@@ -96,7 +105,7 @@ class ActNorm(Transform):
         return z, (-self.log_scale.sum()).expand(x.shape[0])
 
     def inverse(self, z: Tensor) -> Tensor:
-        self._check(z)
+        self._check(z, "z")
         return z * torch.exp(self.log_scale) + self.shift
 
 
@@ -113,20 +122,25 @@ class Flow(nn.Module):
         self.dim = check_dim(dim)
         for layer in layers:
             if getattr(layer, "dim", dim) != dim:
-                raise ValueError(f"every layer must have dim={dim}, got {layer.dim} in {type(layer).__name__}")
+                raise ValueError(
+                    f"layers: every layer must have dim={dim}, got {layer.dim} in "
+                    f"{type(layer).__name__}"
+                )
         self.layers = nn.ModuleList(layers)
         self.register_buffer("base_loc", torch.zeros(dim))
         self.register_buffer("base_scale", torch.ones(dim))
 
     @property
     def base(self) -> Independent:
-        """The base distribution :math:`\\mathcal N(0, I_D)` on the flow's device and dtype."""
+        """The base distribution :math:`\\mathcal N(0, I_D)` on the flow's device and
+        dtype."""
         return Independent(Normal(self.base_loc, self.base_scale), 1)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Map data to noise: ``(z, log|det dz/dx|)``, shapes ``(N, D)`` and ``(N,)``."""
+        """Map data to noise: ``(z, log|det dz/dx|)``, shapes ``(N, D)`` and
+        ``(N,)``."""
         if x.dim() != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"expected input of shape (N, {self.dim}), got {tuple(x.shape)}")
+            raise ValueError(f"x must have shape (N, {self.dim}), got {tuple(x.shape)}")
         logdet = x.new_zeros(x.shape[0])
         for layer in self.layers:
             x, ld = layer(x)
@@ -135,6 +149,8 @@ class Flow(nn.Module):
 
     def inverse(self, z: Tensor) -> Tensor:
         """Map noise to data (the inverse of :meth:`forward`)."""
+        if z.dim() != 2 or z.shape[1] != self.dim:
+            raise ValueError(f"z must have shape (N, {self.dim}), got {tuple(z.shape)}")
         for layer in reversed(self.layers):
             z = layer.inverse(z)
         return z
@@ -154,5 +170,11 @@ class Flow(nn.Module):
 
 
 def nll_loss(flow: Flow, batch: Tensor) -> Tensor:
-    """Mean negative log-likelihood of a batch (the maximum-likelihood loss)."""
+    r"""Mean negative log-likelihood of a batch ``(N, D)``, the maximum-likelihood loss
+    :math:`-\frac1N \sum_i \log q_\theta(x_i)`."""
+    if not isinstance(batch, Tensor) or batch.dim() != 2 or batch.shape[0] == 0:
+        shape = (
+            tuple(batch.shape) if isinstance(batch, Tensor) else type(batch).__name__
+        )
+        raise ValueError(f"batch must be a non-empty (N, D) tensor, got {shape}")
     return -flow.log_prob(batch).mean()

@@ -21,12 +21,20 @@ def check_mask(mask: Tensor | list[int] | list[bool], dim: int) -> Tensor:
     """Validate a coupling mask: ``dim`` entries in {0, 1}, both values present."""
     mask = torch.as_tensor(mask)
     if mask.dim() != 1 or mask.shape[0] != dim:
-        raise ValueError(f"mask must be a 1-D tensor of length dim={dim}, got shape {tuple(mask.shape)}")
+        raise ValueError(
+            f"mask must be a 1-D tensor of length dim={dim}, "
+            f"got shape {tuple(mask.shape)}"
+        )
     if not bool(((mask == 0) | (mask == 1)).all()):
-        raise ValueError(f"mask entries must be 0 or 1 (or booleans), got {mask.tolist()}")
+        raise ValueError(
+            f"mask entries must be 0 or 1 (or booleans), got {mask.tolist()}"
+        )
     mask = mask.bool()
     if bool(mask.all()) or not bool(mask.any()):
-        raise ValueError(f"mask must condition on at least one feature and transform at least one, got {mask.int().tolist()}")
+        raise ValueError(
+            "mask must condition on at least one feature and transform at least one, "
+            f"got {mask.int().tolist()}"
+        )
     return mask
 
 
@@ -36,6 +44,8 @@ def alternating_masks(dim: int, n: int) -> list[Tensor]:
     check_dim(dim)
     if dim < 2:
         raise ValueError(f"coupling needs dim >= 2, got {dim}")
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
     even = torch.arange(dim) % 2 == 0
     return [even if i % 2 == 0 else ~even for i in range(n)]
 
@@ -48,15 +58,21 @@ class _Coupling(Transform):
         self.register_buffer("mask", mask)
         self.n_b = int((~mask).sum())
         self.n_params = n_params
-        self.net = mlp(int(mask.sum()), self.n_b * n_params, hidden, depth, zero_last=True)
+        self.net = mlp(
+            int(mask.sum()), self.n_b * n_params, hidden, depth, zero_last=True
+        )
 
     def _params(self, x_a: Tensor) -> Tensor:
-        return self.net(x_a).reshape(x_a.shape[0], self.n_b, self.n_params)  # (N, D_b, P)
+        return self.net(x_a).reshape(
+            x_a.shape[0], self.n_b, self.n_params
+        )  # (N, D_b, P)
 
     def _couple(self, x: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
         self._check(x)
         x_a, x_b = x[:, self.mask], x[:, ~self.mask]
-        y_b, logd = self._elementwise(x_b, self._params(x_a), inverse)  # (N, D_b) twice
+        y_b, logd = self._elementwise(
+            x_b, self._params(x_a), inverse
+        )  # (N, D_b), twice
         out = torch.empty_like(x)
         out[:, self.mask] = x_a
         out[:, ~self.mask] = y_b
@@ -79,13 +95,22 @@ class AffineCoupling(_Coupling):
     The log-scale is soft-clamped, :math:`s = c \tanh(\tilde s / c)`, for stability.
     """
 
-    def __init__(self, dim: int, mask: Tensor, hidden: int = 64, depth: int = 2, clamp: float = 3.0):
+    def __init__(
+        self,
+        dim: int,
+        mask: Tensor,
+        hidden: int = 64,
+        depth: int = 2,
+        clamp: float = 3.0,
+    ):
         if clamp <= 0:
             raise ValueError(f"clamp must be > 0, got {clamp}")
         super().__init__(dim, mask, 2, hidden, depth)
         self.clamp = clamp
 
-    def _elementwise(self, x_b: Tensor, p: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
+    def _elementwise(
+        self, x_b: Tensor, p: Tensor, inverse: bool
+    ) -> tuple[Tensor, Tensor]:
         s = self.clamp * torch.tanh(p[..., 0] / self.clamp)
         t = p[..., 1]
         if not inverse:
@@ -96,10 +121,19 @@ class AffineCoupling(_Coupling):
 class SplineCoupling(_Coupling):
     r"""Rational-quadratic spline coupling (Durkan et al. 2019, arXiv:1906.04032):
     :math:`z_a = x_a`, :math:`z_b = \mathrm{RQS}(x_b; \theta(x_a))` elementwise with
-    ``bins`` bins on :math:`[-B, B]` and linear tails (see :mod:`tutorial_lib.flows.splines`).
+    ``bins`` bins on :math:`[-B, B]` and linear tails (see
+    :mod:`tutorial_lib.flows.splines`).
     """
 
-    def __init__(self, dim: int, mask: Tensor, hidden: int = 64, depth: int = 2, bins: int = 8, bound: float = 4.0):
+    def __init__(
+        self,
+        dim: int,
+        mask: Tensor,
+        hidden: int = 64,
+        depth: int = 2,
+        bins: int = 8,
+        bound: float = 4.0,
+    ):
         if bins < 2:
             raise ValueError(f"bins must be >= 2, got {bins}")
         if bound <= 0:
@@ -107,6 +141,8 @@ class SplineCoupling(_Coupling):
         super().__init__(dim, mask, 3 * bins + 1, hidden, depth)
         self.bins, self.bound = bins, bound
 
-    def _elementwise(self, x_b: Tensor, p: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
+    def _elementwise(
+        self, x_b: Tensor, p: Tensor, inverse: bool
+    ) -> tuple[Tensor, Tensor]:
         xs, ys, ds = spline_params(p, self.bins, self.bound)  # (N, D_b, K + 1) each
         return rq_spline(x_b, xs, ys, ds, inverse=inverse)

@@ -53,13 +53,19 @@ class MaskedAutoregressive(Transform):
         if kind == "spline" and bins < 2:
             raise ValueError(f"bins must be >= 2, got {bins}")
         if bound <= 0 or clamp <= 0:
-            raise ValueError(f"bound and clamp must be > 0, got bound={bound}, clamp={clamp}")
+            raise ValueError(
+                f"bound and clamp must be > 0, got bound={bound}, clamp={clamp}"
+            )
         order = torch.arange(dim).flip(0) if reverse else torch.arange(dim)
         self.register_buffer("order", order)
         self.kind, self.bins, self.bound, self.clamp = kind, bins, bound, clamp
-        self.made = MADE(dim, 2 if kind == "affine" else 3 * bins + 1, hidden, depth, order)
+        self.made = MADE(
+            dim, 2 if kind == "affine" else 3 * bins + 1, hidden, depth, order
+        )
 
-    def _elementwise(self, x: Tensor, p: Tensor, inverse: bool) -> tuple[Tensor, Tensor]:
+    def _elementwise(
+        self, x: Tensor, p: Tensor, inverse: bool
+    ) -> tuple[Tensor, Tensor]:
         if self.kind == "affine":
             mu, alpha = p[..., 0], self.clamp * torch.tanh(p[..., 1] / self.clamp)
             if not inverse:
@@ -74,10 +80,11 @@ class MaskedAutoregressive(Transform):
         return z, logd.sum(1)
 
     def inverse(self, z: Tensor) -> Tensor:
-        self._check(z)
+        self._check(z, "z")
         x = torch.zeros_like(z)
         for i in self.order.tolist():  # x_i needs x_<i: one network pass per feature
-            xi, _ = self._elementwise(z[:, i : i + 1], self.made(x)[:, i : i + 1], inverse=True)
+            params = self.made(x)[:, i : i + 1]  # (N, 1, P)
+            xi, _ = self._elementwise(z[:, i : i + 1], params, inverse=True)
             x = x.clone()
             x[:, i] = xi[:, 0]
         return x

@@ -32,17 +32,23 @@ MIN_DERIVATIVE = 1e-3
 _SHIFT = math.log(math.expm1(1 - MIN_DERIVATIVE))
 
 
-def spline_params(raw: Tensor, bins: int, bound: float) -> tuple[Tensor, Tensor, Tensor]:
+def spline_params(
+    raw: Tensor, bins: int, bound: float
+) -> tuple[Tensor, Tensor, Tensor]:
     """Split unconstrained parameters ``raw`` of shape ``(..., 3K + 1)`` into knots.
 
     Returns ``(xs, ys, ds)``: knot abscissas and ordinates of shape ``(..., K + 1)``,
-    increasing from :math:`-B` to :math:`B`, and positive knot derivatives ``(..., K + 1)``.
+    increasing from :math:`-B` to :math:`B`, and positive knot derivatives
+    ``(..., K + 1)``.
     A zero ``raw`` gives the identity on :math:`[-B, B]`.
     """
     if bins < 2:
         raise ValueError(f"bins must be >= 2, got {bins}")
     if raw.shape[-1] != 3 * bins + 1:
-        raise ValueError(f"raw must have last dimension 3 * bins + 1 = {3 * bins + 1}, got {raw.shape[-1]}")
+        raise ValueError(
+            f"raw must have last dimension 3 * bins + 1 = {3 * bins + 1}, "
+            f"got {raw.shape[-1]}"
+        )
     w, h, d = raw[..., :bins], raw[..., bins : 2 * bins], raw[..., 2 * bins :]
     w = MIN_BIN + (1 - MIN_BIN * bins) * F.softmax(w, dim=-1)  # (..., K), sums to 1
     h = MIN_BIN + (1 - MIN_BIN * bins) * F.softmax(h, dim=-1)
@@ -72,6 +78,16 @@ def rq_spline(
     :func:`spline_params`). With ``inverse=True`` the input is an ordinate and the
     result the abscissa, and the log-derivative returned is :math:`\log|dx/dy|`.
     """
+    if not xs.shape == ys.shape == ds.shape or xs.shape[-1] < 3:
+        raise ValueError(
+            "xs, ys and ds must have the same shape (..., K + 1) with K >= 2 bins, got "
+            f"{tuple(xs.shape)}, {tuple(ys.shape)}, {tuple(ds.shape)}"
+        )
+    if tuple(x.shape) != tuple(xs.shape[:-1]):
+        raise ValueError(
+            f"x must have shape {tuple(xs.shape[:-1])} (the knots' batch shape), "
+            f"got {tuple(x.shape)}"
+        )
     bound_lo, bound_hi = xs[..., 0], xs[..., -1]
     if inverse:
         knots_in, knots_out = ys, xs
