@@ -189,6 +189,15 @@ class MLESamples:
     entropy: float
     entropy_se: float
 
+    def __post_init__(self) -> None:
+        for part in ("val", "test"):
+            x, log_p = getattr(self, part), getattr(self, f"log_p_{part}")
+            ok = isinstance(x, Tensor) and isinstance(log_p, Tensor) and x.ndim == 2
+            if not ok or log_p.shape != x.shape[:1]:
+                raise ValueError(
+                    f"log_p_{part} must hold one log-density per row of {part}"
+                )
+
 
 def mle_samples(
     config: FoundationsConfig = CONFIG, device: torch.device | str = "cpu"
@@ -222,6 +231,12 @@ class MLERun:
     test_kl: float
     test_kl_se: float
     test_nll: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, DiagonalMixture):
+            raise ValueError(f"model must be a DiagonalMixture, got {type(self.model)}")
+        if not isinstance(self.history, History):
+            raise ValueError(f"history must be a History, got {type(self.history)}")
 
 
 def run_mle(

@@ -81,6 +81,20 @@ class WhySamples:
     calib: Tensor
     outliers: Tensor
 
+    def __post_init__(self) -> None:
+        for name in ("train", "val", "test", "calib", "outliers"):
+            x = getattr(self, name)
+            if (
+                not isinstance(x, Tensor)
+                or x.ndim != 2
+                or x.shape[1] != 2
+                or not len(x)
+            ):
+                shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+                raise ValueError(
+                    f"{name} must be a non-empty (n, 2) tensor, got {shape}"
+                )
+
 
 def make_samples(
     config: WhyGenerativeConfig = CONFIG, device: torch.device | str = "cpu"
