@@ -26,6 +26,7 @@ from torch.distributions import (
     TransformedDistribution,
 )
 
+from tutorial_lib.chapters import change_of_variables as cov
 from tutorial_lib.chapters import flow_digits, flows_2d
 from tutorial_lib.data import GaussianMixture2D, get_density
 from tutorial_lib.flows import (
@@ -55,12 +56,9 @@ DIM = 4
 
 
 def _perturb(module: torch.nn.Module, scale: float, seed: int) -> torch.nn.Module:
-    """Move every parameter away from its (identity) initialisation."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=gen, dtype=p.dtype))
-    return module
+    """Move every parameter away from its (identity) initialisation (the chapter's
+    recipe, with a seeded generator)."""
+    return cov.perturb(module, scale, torch.Generator().manual_seed(seed))
 
 
 def _layers() -> dict[str, torch.nn.Module]:
@@ -102,25 +100,28 @@ def _jacobians(module, x: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.autograd.functional.jacobian(one, xi) for xi in x])
 
 
-def test_inverse_of_forward_is_identity(layer):
+def test_inverse_and_logdet_against_autograd(layer):
+    """The chapter's check_layer: inverse(forward(x)) = x and the layer's log-det equals
+    slogdet of the autograd Jacobian, at points inside and outside the splines'
+    interval."""
     name, module = layer
-    x = _inputs(name)
-    z, _ = module(x)
-    err = (module.inverse(z) - x).abs().max().item()
-    # float64 through a few dozen operations: rounding near 1e-14; 1e-8 leaves a margin
-    assert err < 1e-8, f"{name}: |inverse(forward(x)) - x| = {err:.2e}"
+    inv_err, ld_err, _ = cov.check_layer(module, _inputs(name, n=32))
+    # float64 through a few dozen operations: rounding near 1e-14; 1e-8 and 1e-6 leave
+    # a margin while any wrong term would change the values by O(1)
+    assert inv_err < 1e-8, f"{name}: |inverse(forward(x)) - x| = {inv_err:.2e}"
+    assert ld_err < 1e-6, f"{name}: log-det error {ld_err:.2e}"
 
 
-def test_logdet_matches_autograd_jacobian(layer):
-    name, module = layer
-    x = _inputs(name, n=16)
-    _, logdet = module(x)
-    sign, ref = torch.linalg.slogdet(_jacobians(module, x))  # (N, D, D)
-    assert bool((sign != 0).all())
-    err = (ref - logdet).abs().max().item()
-    assert err < 1e-6, (
-        f"{name}: log-det error {err:.2e}"
-    )  # float64; a wrong term is O(1)
+def test_check_layer_catches_a_wrong_logdet():
+    """The check can fail: a layer whose log-det is off by a constant is caught."""
+
+    class Wrong(ActNorm):
+        def forward(self, x):
+            z, logdet = super().forward(x)
+            return z, logdet + 0.01
+
+    x = _inputs("actnorm", n=8)
+    assert cov.check_layer(Wrong(DIM).double().eval(), x)[1] > 0.009
 
 
 def test_autoregressive_jacobian_is_triangular():
@@ -353,15 +354,7 @@ def test_flow_density_integrates_to_one_in_2d(kind):
     flow = _perturb(build_flow(config, 2).double(), 0.1, 4).eval()
     # midpoint rule on [-8, 8]^2 (h = 0.032); the flows stay near the identity, so the
     # mass outside is about that of N(0, I), < 1e-13, and the rule's error is O(h^2)
-    side, n = 8.0, 500
-    h = 2 * side / n
-    g = -side + h * (torch.arange(n, dtype=torch.float64) + 0.5)
-    grid = torch.cartesian_prod(g, g)
-    with torch.no_grad():
-        mass = (
-            torch.cat([flow.log_prob(b).exp() for b in grid.split(40_000)]).sum().item()
-        )
-    mass *= h * h
+    mass, _ = cov.midpoint_mass(flow.log_prob, 8.0, 500)
     assert abs(mass - 1) < 1e-3, f"{kind}: density integrates to {mass}"
 
 
@@ -395,6 +388,17 @@ def test_state_dict_round_trip(tmp_path):
     assert torch.equal(flow.log_prob(x), twin.log_prob(x))
     gen_a, gen_b = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
     assert torch.equal(flow.sample(5, gen_a), twin.sample(5, gen_b))
+
+
+def test_lognormal_histogram_agrees_with_the_formula():
+    """The chapter's 1-D check, smaller: 50,000 samples of e^X in 99 bins."""
+    config = dataclasses.replace(cov.CONFIG, n_samples=50_000)
+    check = cov.lognormal_histogram(config, torch.Generator().manual_seed(0))
+    # 99 bins: a deviation above 4.5 standard errors has probability ~7e-4
+    assert check.z_scores.max().item() < 4.5
+    y = torch.linspace(0.1, 5, 50, dtype=torch.float64)
+    ref = torch.distributions.LogNormal(0.0, 1.0).log_prob(y).exp()
+    assert torch.allclose(cov.lognormal_density(y), ref, rtol=1e-12)
 
 
 def test_flow_log_prob_is_base_plus_logdet():
@@ -633,6 +637,36 @@ BAD_ARGUMENTS = [
         lambda: flows_2d.circle_log_density(_D8.log_prob, _D8, n=1),
         "n",
     ),
+    # the change_of_variables chapter
+    BadArg(
+        cov.ChangeOfVariablesConfig, lambda: cov.ChangeOfVariablesConfig(dim=3), "dim"
+    ),
+    BadArg(
+        cov.ChangeOfVariablesConfig,
+        lambda: cov.ChangeOfVariablesConfig(hist_range=(0.0, 1.0)),
+        "hist_range",
+    ),
+    BadArg(cov.lognormal_density, lambda: cov.lognormal_density(-torch.ones(1)), "y"),
+    BadArg(
+        cov.HistogramCheck,
+        lambda: cov.HistogramCheck(
+            torch.zeros(3), 1.0, torch.zeros(2), torch.zeros(3), torch.ones(3)
+        ),
+        "hist",
+    ),
+    BadArg(
+        cov.lognormal_histogram,
+        lambda: cov.lognormal_histogram(cov.CONFIG, 0),
+        "generator",
+    ),
+    BadArg(cov.example_layers, lambda: cov.example_layers(flows_2d.CONFIG), "config"),
+    BadArg(
+        cov.perturb, lambda: cov.perturb(ActNorm(2), 0.0, torch.Generator()), "scale"
+    ),
+    BadArg(
+        cov.check_layer, lambda: cov.check_layer(ActNorm(2), torch.zeros(3, 3)), "x"
+    ),
+    BadArg(cov.midpoint_mass, lambda: cov.midpoint_mass(_D8.log_prob, 1.0, 0), "cells"),
     # the flow_digits chapter
     BadArg(
         flow_digits.FlowDigitsConfig,
