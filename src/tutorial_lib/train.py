@@ -1,7 +1,9 @@
 r"""One training loop for every chapter.
 
 :func:`run_loop` is the engine: it calls a ``step`` function once per iteration,
-records what it returns, shows a ``tqdm`` progress bar with the running losses,
+records what it returns, shows a ``tqdm`` progress bar with the running losses (for
+interactive readers; the book build sets ``TUTORIAL_PROGRESS=0`` so that no frozen bar is
+saved in the pages),
 runs an optional validation callback, and stops with an error that names the step
 as soon as a loss is NaN or infinite. :func:`fit` builds the usual single-loss,
 single-optimizer case on top of it; adversarial training (two optimizers) passes its
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -116,7 +119,9 @@ def run_loop(
     history = History()
     best = math.inf
     start = time.perf_counter()
-    bar = tqdm(range(steps), desc=desc, disable=not progress, mininterval=0.5, leave=False)
+    # TUTORIAL_PROGRESS=0 (set by the book build) turns bars off: a saved bar is a frozen widget
+    show = progress and os.environ.get("TUTORIAL_PROGRESS", "1") != "0"
+    bar = tqdm(range(steps), desc=desc, disable=not show, mininterval=0.5, leave=False)
     for i in bar:
         out = {name: _as_float(v) for name, v in step(i).items()}
         for name, value in out.items():
