@@ -56,12 +56,27 @@ class GANDigitsConfig:
     """
 
     mlp: GANConfig = GANConfig(
-        steps=8000, batch_size=64, latent_dim=16, hidden=256, layers=2, r1=5.0,
-        r1_every=4, lr=1e-3, betas=(0.0, 0.99), lr_final=0.1, decay_fraction=0.5,
+        steps=10000,
+        batch_size=64,
+        latent_dim=16,
+        hidden=256,
+        layers=2,
+        output="tanh",
+        r1=5.0,
+        r1_every=4,
+        lr=1e-3,
+        betas=(0.0, 0.99),
+        lr_final=0.1,
+        decay_fraction=0.5,
     )
     conv: GANConfig = GANConfig(
-        steps=1500, batch_size=64, latent_dim=16, lr=5e-4, betas=(0.5, 0.999),
-        lr_final=0.1, decay_fraction=0.3,
+        steps=1500,
+        batch_size=64,
+        latent_dim=16,
+        lr=5e-4,
+        betas=(0.5, 0.999),
+        lr_final=0.1,
+        decay_fraction=0.3,
     )
     conv_channels: int = 32
     classifier: TrainConfig = CLASSIFIER_TRAIN
@@ -73,20 +88,28 @@ class GANDigitsConfig:
     def __post_init__(self) -> None:
         for name in ("mlp", "conv"):
             if not isinstance(getattr(self, name), GANConfig):
-                raise ValueError(f"{name} must be a GANConfig, got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"{name} must be a GANConfig, got {getattr(self, name)!r}"
+                )
         if not isinstance(self.classifier, TrainConfig):
-            raise ValueError(f"classifier must be a TrainConfig, got {self.classifier!r}")
+            raise ValueError(
+                f"classifier must be a TrainConfig, got {self.classifier!r}"
+            )
         for name in ("conv_channels", "n_samples"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if self.n_samples < 2:
-            raise ValueError(f"n_samples must be >= 2 (a covariance), got {self.n_samples}")
+            raise ValueError(
+                f"n_samples must be >= 2 (a covariance), got {self.n_samples}"
+            )
         for name in ("sample_seed", "baseline_seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.seeds or any(not isinstance(s, int) or s < 0 for s in self.seeds):
-            raise ValueError(f"seeds must be a non-empty tuple of ints >= 0, got {self.seeds!r}")
+            raise ValueError(
+                f"seeds must be a non-empty tuple of ints >= 0, got {self.seeds!r}"
+            )
 
     def train(self, model: str) -> GANConfig:
         """The training settings of ``model`` (one of :data:`MODELS`)."""
@@ -109,7 +132,9 @@ def _check_split(split: DigitsSplit) -> DigitsSplit:
     return split
 
 
-def digits_classifier(split: DigitsSplit, config: GANDigitsConfig = CONFIG) -> DigitClassifier:
+def digits_classifier(
+    split: DigitsSplit, config: GANDigitsConfig = CONFIG
+) -> DigitClassifier:
     """The feature extractor: :func:`~tutorial_lib.metrics.train_classifier` on the
     train split with ``config.classifier`` (selected on the validation split), in eval
     mode."""
@@ -120,7 +145,9 @@ def digits_classifier(split: DigitsSplit, config: GANDigitsConfig = CONFIG) -> D
     return clf.eval()
 
 
-def build_digits_gan(model: str, config: GANDigitsConfig = CONFIG) -> tuple[nn.Module, nn.Module]:
+def build_digits_gan(
+    model: str, config: GANDigitsConfig = CONFIG
+) -> tuple[nn.Module, nn.Module]:
     """A fresh generator and discriminator of ``model`` (from torch's global RNG)."""
     if _check_model(model) == "mlp":
         return config.mlp.build(64)
@@ -138,10 +165,10 @@ def train_digits_gan(
     callback_every: int = 0,
     progress: bool = True,
 ) -> tuple[nn.Module, History]:
-    """Train ``model`` on the train split (pixels scaled to [-1, 1]): players initialised
-    after ``torch.manual_seed(seed)``, batches drawn with ``seed``. ``callback(generator,
-    step)`` runs every ``callback_every`` steps. Returns the generator (eval mode, CPU)
-    and the history."""
+    """Train ``model`` on the train split (pixels scaled to [-1, 1]): players
+    initialised after ``torch.manual_seed(seed)``, batches drawn with ``seed``.
+    ``callback(generator, step)`` runs every ``callback_every`` steps. Returns the
+    generator (eval mode, CPU) and the history."""
     _check_split(split)
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
@@ -155,8 +182,15 @@ def train_digits_gan(
     g, d = build_digits_gan(model, config)
     hook = None if callback is None else (lambda step: callback(g, step))
     history = train_gan(
-        g, d, sample_real, train, seed=seed, callback=hook, callback_every=callback_every,
-        progress=progress, desc=f"{model} GAN on digits",
+        g,
+        d,
+        sample_real,
+        train,
+        seed=seed,
+        callback=hook,
+        callback_every=callback_every,
+        progress=progress,
+        desc=f"{model} GAN on digits",
     )
     return g.cpu().eval(), history
 
@@ -173,7 +207,9 @@ def sample_digits(generator: nn.Module, n: int, seed: int) -> Tensor:
 
 
 @torch.no_grad()
-def frechet_to_test(classifier: DigitClassifier, pixels: Tensor, split: DigitsSplit) -> float:
+def frechet_to_test(
+    classifier: DigitClassifier, pixels: Tensor, split: DigitsSplit
+) -> float:
     """The Fréchet distance (the squared 2-Wasserstein distance between the fitted
     Gaussians) from ``pixels`` ``(N, 64)`` to the test split, in ``classifier``'s
     features."""
@@ -187,7 +223,8 @@ def frechet_to_test(classifier: DigitClassifier, pixels: Tensor, split: DigitsSp
 
 @torch.no_grad()
 def class_counts(classifier: DigitClassifier, pixels: Tensor) -> Tensor:
-    """How many of ``pixels`` ``(N, 64)`` ``classifier`` assigns to each digit, ``(10,)``."""
+    """How many of ``pixels`` ``(N, 64)`` ``classifier`` assigns to each digit,
+    ``(10,)``."""
     if pixels.dim() != 2 or pixels.shape[1] != 64:
         raise ValueError(f"pixels must have shape (N, 64), got {tuple(pixels.shape)}")
     classifier.eval()

@@ -68,23 +68,36 @@ def _check_dataset(dataset: str) -> str:
 class ModeCollapseConfig:
     """The chapter's one configuration.
 
-    ``ring_plain``/``grid_plain`` are the plain GANs (Gaussian noise, Adam with the DCGAN
-    betas (0.5, 0.999), constant learning rate); ``ring_remedy``/``grid_remedy`` differ
-    from them only in the fields of :data:`CHANGES`. ``ablation_steps`` is the shorter
-    budget (ring, grid) of the ablation rows, on which the remedy is run again for a like
-    for like comparison. Metrics use ``n_eval`` samples drawn with noise seed
-    ``eval_seed + seed``; the benchmark averages over ``seeds``.
+    ``ring_plain``/``grid_plain`` are the plain GANs (Gaussian noise, Adam with the
+    DCGAN betas (0.5, 0.999), constant learning rate; on the grid the generator's
+    output is scaled by 4, the grid's spread, for every method);
+    ``ring_remedy``/``grid_remedy`` differ from them only in the fields of
+    :data:`CHANGES`. ``ablation_steps`` is the shorter budget (ring, grid) of the
+    ablation rows, on which the remedy is run again for a like-for-like comparison.
+    Metrics use ``n_eval`` samples drawn with noise seed ``eval_seed + seed``; the
+    benchmark averages over ``seeds``.
     """
 
     ring_plain: GANConfig = GANConfig(steps=8000)
     grid_plain: GANConfig = GANConfig(steps=10000, out_scale=4.0)
     ring_remedy: GANConfig = GANConfig(
-        steps=8000, r1=0.01, r1_every=4, prior="uniform", betas=(0.0, 0.99),
-        lr_final=0.003, decay_fraction=0.6,
+        steps=8000,
+        r1=0.01,
+        r1_every=4,
+        prior="uniform",
+        betas=(0.0, 0.99),
+        lr_final=0.003,
+        decay_fraction=0.6,
     )
     grid_remedy: GANConfig = GANConfig(
-        steps=10000, r1=0.01, r1_every=4, prior="uniform", betas=(0.0, 0.99),
-        out_scale=4.0, lr_final=0.01, decay_fraction=0.5,
+        steps=10000,
+        r1=0.01,
+        r1_every=4,
+        prior="uniform",
+        betas=(0.0, 0.99),
+        out_scale=4.0,
+        lr_final=0.01,
+        decay_fraction=0.5,
     )
     ablation_steps: tuple[int, int] = (2000, 2500)
     n_eval: int = 2500
@@ -94,17 +107,22 @@ class ModeCollapseConfig:
     def __post_init__(self) -> None:
         for dataset in DATASETS:
             plain, remedy = self.plain(dataset), self.remedy(dataset)
-            for name, value in ((f"{dataset}_plain", plain), (f"{dataset}_remedy", remedy)):
+            for name, value in (
+                (f"{dataset}_plain", plain),
+                (f"{dataset}_remedy", remedy),
+            ):
                 if not isinstance(value, GANConfig):
                     raise ValueError(f"{name} must be a GANConfig, got {value!r}")
             other = [
                 f.name
                 for f in dataclasses.fields(GANConfig)
-                if f.name not in _CHANGED and getattr(plain, f.name) != getattr(remedy, f.name)
+                if f.name not in _CHANGED
+                and getattr(plain, f.name) != getattr(remedy, f.name)
             ]
             if other:
                 raise ValueError(
-                    f"{dataset}_remedy may differ from {dataset}_plain only in the fields "
+                    f"{dataset}_remedy may differ from {dataset}_plain only in the "
+                    "fields "
                     f"of CHANGES, but differs in {other}"
                 )
         steps = self.ablation_steps
@@ -115,7 +133,9 @@ class ModeCollapseConfig:
         if self.eval_seed < 0:
             raise ValueError(f"eval_seed must be >= 0, got {self.eval_seed}")
         if not self.seeds or any(not isinstance(s, int) or s < 0 for s in self.seeds):
-            raise ValueError(f"seeds must be a non-empty tuple of ints >= 0, got {self.seeds!r}")
+            raise ValueError(
+                f"seeds must be a non-empty tuple of ints >= 0, got {self.seeds!r}"
+            )
 
     def plain(self, dataset: str) -> GANConfig:
         """The plain GAN's configuration on ``dataset``."""
@@ -131,7 +151,10 @@ CONFIG = ModeCollapseConfig()
 
 
 def gan_config(
-    dataset: str, method: str, config: ModeCollapseConfig = CONFIG, steps: int | None = None
+    dataset: str,
+    method: str,
+    config: ModeCollapseConfig = CONFIG,
+    steps: int | None = None,
 ) -> GANConfig:
     """The :class:`GANConfig` of ``method`` (one of :data:`METHODS`) on ``dataset``;
     ``steps`` overrides the budget (the learning-rate decay keeps its fraction)."""
@@ -176,14 +199,24 @@ def train_2d(
     g, d = gan.build()
     hook = None if callback is None else (lambda step: callback(g, step))
     history = train_gan(
-        g, d, density.sample, gan, seed=seed, callback=hook, callback_every=callback_every,
-        progress=progress, desc=f"{method} on {dataset}",
+        g,
+        d,
+        density.sample,
+        gan,
+        seed=seed,
+        callback=hook,
+        callback_every=callback_every,
+        progress=progress,
+        desc=f"{method} on {dataset}",
     )
     return g.cpu().eval(), history
 
 
 def evaluate_2d(
-    generator: MLPGenerator, dataset: str, seed: int = 0, config: ModeCollapseConfig = CONFIG
+    generator: MLPGenerator,
+    dataset: str,
+    seed: int = 0,
+    config: ModeCollapseConfig = CONFIG,
 ) -> ModeStats:
     """The mode metrics of ``config.n_eval`` samples of ``generator`` (noise seed
     ``config.eval_seed + seed``) on the mixture ``dataset``."""

@@ -3,6 +3,7 @@ training step and loop (:mod:`.training`)."""
 
 from .losses import GENERATOR_LOSSES, discriminator_loss, generator_loss, r1_penalty
 from .networks import (
+    OUTPUTS,
     PRIORS,
     ConvDiscriminator,
     ConvGenerator,
@@ -17,6 +18,7 @@ __all__ = [
     "ConvGenerator",
     "ConvDiscriminator",
     "PRIORS",
+    "OUTPUTS",
     "GENERATOR_LOSSES",
     "discriminator_loss",
     "generator_loss",

@@ -26,15 +26,20 @@ GENERATOR_LOSSES = ("non_saturating", "saturating")
 
 def _check_logits(logits: Tensor, name: str) -> Tensor:
     if not isinstance(logits, Tensor) or logits.dim() != 1 or logits.numel() == 0:
-        shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
-        raise ValueError(f"{name} must be a non-empty 1-D tensor of logits, got {shape}")
+        shape = (
+            tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+        )
+        raise ValueError(
+            f"{name} must be a non-empty 1-D tensor of logits, got {shape}"
+        )
     return logits
 
 
 def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     r"""Minus the value function,
     :math:`-\mathbb E \log D(x) - \mathbb E \log(1 - D(G(z)))`, that is
-    :math:`\mathbb E\operatorname{softplus}(-f(x)) + \mathbb E\operatorname{softplus}(f(G(z)))`
+    :math:`\mathbb E\operatorname{softplus}(-f(x))
+    + \mathbb E\operatorname{softplus}(f(G(z)))`
     (the binary cross-entropy with real = 1, fake = 0); logits of shape ``(B,)``.
     """
     _check_logits(real_logits, "real_logits")
@@ -60,10 +65,12 @@ def generator_loss(fake_logits: Tensor, kind: str = "non_saturating") -> Tensor:
 
 
 def r1_penalty(discriminator: nn.Module, real: Tensor) -> Tensor:
-    r""":math:`R_1 = \mathbb E_{p_\text{data}} \lVert \nabla_x f(x) \rVert^2` on real data
-    (Mescheder et al. 2018, arXiv:1801.04406), differentiable w.r.t. the discriminator.
+    r""":math:`R_1 = \mathbb E_{p_\text{data}} \lVert \nabla_x f(x) \rVert^2` on real
+    data (Mescheder et al. 2018, arXiv:1801.04406), differentiable w.r.t. the
+    discriminator.
 
-    With packing, the gradient is taken w.r.t. all samples of a pack and summed per pack.
+    With packing, the gradient is taken w.r.t. all samples of a pack and summed per
+    pack.
     ``real``: ``(B, d)``; ``discriminator`` maps it to ``(B / pack,)`` logits.
     """
     if not isinstance(real, Tensor) or real.dim() != 2:

@@ -1,8 +1,8 @@
-r"""The GAN's players: fully connected ones for 2-D data, convolutional ones for the digits.
+r"""The GAN's players: fully connected ones, and convolutional ones for the digits.
 
-A generator :math:`G_\theta` maps noise :math:`z` to a sample; a discriminator returns the
-*logit* :math:`f(x)` of :math:`D(x) = \sigma(f(x))`. :class:`MLPDiscriminator` can pack
-several samples into one input (PacGAN, Lin et al. 2018, arXiv:1712.04086);
+A generator :math:`G_\theta` maps noise :math:`z` to a sample; a discriminator returns
+the *logit* :math:`f(x)` of :math:`D(x) = \sigma(f(x))`. :class:`MLPDiscriminator` can
+pack several samples into one input (PacGAN, Lin et al. 2018, arXiv:1712.04086);
 :class:`ConvDiscriminator` can divide its weights by their spectral norms (Miyato et al.
 2018, arXiv:1802.05957).
 """
@@ -17,6 +17,7 @@ from ..nn import mlp
 
 __all__ = [
     "PRIORS",
+    "OUTPUTS",
     "MLPGenerator",
     "MLPDiscriminator",
     "ConvGenerator",
@@ -26,13 +27,17 @@ __all__ = [
 #: Noise distributions of the generators.
 PRIORS = ("normal", "uniform")
 
+#: Output layers of :class:`MLPGenerator`: linear, or ``tanh`` for data in [-1, 1].
+OUTPUTS = ("linear", "tanh")
+
 
 class MLPGenerator(nn.Module):
     r"""Fully connected generator :math:`G: \mathbb R^{d_z} \to \mathbb R^{d}` with ReLU
     activations (as DCGAN's generator, arXiv:1511.06434): ReLU units can switch off and
     leave flat regions, which a generator needs to squeeze noise into narrow modes.
-    The output is multiplied by ``out_scale`` (the spread of the data) so that the
-    network itself works at unit scale.
+    The output layer is linear, or a ``tanh`` (``output="tanh"``) for data bounded in
+    :math:`[-1, 1]` such as scaled pixels; it is multiplied by ``out_scale`` (the
+    spread of the data) so that the network itself works at unit scale.
 
     ``forward(z)`` maps ``(B, latent_dim)`` to ``(B, out_dim)``; :meth:`noise` draws
     :math:`z` from the prior, ``"normal"`` (:math:`\mathcal N(0, I)`) or ``"uniform"``
@@ -49,6 +54,7 @@ class MLPGenerator(nn.Module):
         out_dim: int = 2,
         out_scale: float = 1.0,
         prior: str = "normal",
+        output: str = "linear",
     ):
         super().__init__()
         if prior not in PRIORS:
@@ -60,7 +66,9 @@ class MLPGenerator(nn.Module):
                 raise ValueError(f"{name} must be >= 1, got {value}")
         if not out_scale > 0:
             raise ValueError(f"out_scale must be > 0, got {out_scale}")
-        self.latent_dim, self.out_scale = latent_dim, out_scale
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        self.latent_dim, self.out_scale, self.output = latent_dim, out_scale, output
         self.net = mlp(latent_dim, out_dim, hidden, layers, "relu")
 
     def forward(self, z: Tensor) -> Tensor:
@@ -68,7 +76,8 @@ class MLPGenerator(nn.Module):
             raise ValueError(
                 f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}"
             )
-        return self.out_scale * self.net(z)
+        h = self.net(z)  # (B, out_dim)
+        return self.out_scale * (torch.tanh(h) if self.output == "tanh" else h)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` samples, shape ``(n, out_dim)``, on the generator's device."""
@@ -86,11 +95,11 @@ class MLPDiscriminator(nn.Module):
     r"""Fully connected discriminator returning the logit :math:`f(x)`.
 
     With ``pack = m > 1`` it is a PacGAN discriminator: the input ``(B·m, in_dim)`` is
-    regrouped into ``(B, m·in_dim)`` (``m`` consecutive rows form one pack) and one logit
-    per pack is returned, shape ``(B,)``. The input is first
-    multiplied by ``in_scale``: data whose modes are narrow (width 0.01) need first-layer
-    weights of order 1/width to be resolved, and Adam moves a weight by about the
-    learning rate per step, so a fixed rescaling saves thousands of steps.
+    regrouped into ``(B, m·in_dim)`` (``m`` consecutive rows form one pack) and one
+    logit per pack is returned, shape ``(B,)``. The input is first multiplied by
+    ``in_scale``: data whose modes are narrow (width 0.01) need first-layer weights of
+    order 1/width to be resolved, and Adam moves a weight by about the learning rate per
+    step, so a fixed rescaling saves thousands of steps.
     """
 
     def __init__(
@@ -114,10 +123,13 @@ class MLPDiscriminator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != self.in_dim or x.shape[0] % self.pack:
             raise ValueError(
-                f"x must have shape (B*{self.pack}, {self.in_dim}) with pack={self.pack}, "
+                f"x must have shape (B*{self.pack}, {self.in_dim}) with "
+                f"pack={self.pack}, "
                 f"got {tuple(x.shape)}"
             )
-        rows = x.reshape(x.shape[0] // self.pack, self.pack * self.in_dim)  # (B, m*in_dim)
+        rows = x.reshape(
+            x.shape[0] // self.pack, self.pack * self.in_dim
+        )  # (B, m*in_dim)
         packed = self.in_scale * rows
         return self.net(packed).squeeze(-1)  # (B,)
 
@@ -131,9 +143,9 @@ def _check_rows(x: Tensor) -> Tensor:
 
 
 class ConvGenerator(nn.Module):
-    r"""Noise :math:`z \in \mathbb R^{d_z}` to an 8x8 image on the scale [-1, 1], returned
-    flattened as ``(B, 64)``: linear to ``(B, 2c, 2, 2)``, two transposed convolutions
-    that double the side (2 → 4 → 8), ``tanh`` output."""
+    r"""Noise :math:`z \in \mathbb R^{d_z}` to an 8x8 image on the scale [-1, 1],
+    returned flattened as ``(B, 64)``: linear to ``(B, 2c, 2, 2)``, two transposed
+    convolutions that double the side (2 → 4 → 8), ``tanh`` output."""
 
     def __init__(self, latent_dim: int = 16, channels: int = 32):
         super().__init__()
@@ -152,7 +164,9 @@ class ConvGenerator(nn.Module):
             raise ValueError(
                 f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}"
             )
-        h = F.leaky_relu(self.fc(z), 0.2).view(-1, 2 * self.channels, 2, 2)  # (B, 2c, 2, 2)
+        h = F.leaky_relu(self.fc(z), 0.2).view(
+            -1, 2 * self.channels, 2, 2
+        )  # (B, 2c, 2, 2)
         h = F.leaky_relu(self.up1(h), 0.2)  # (B, c, 4, 4)
         h = F.leaky_relu(self.up2(h), 0.2)  # (B, c, 8, 8)
         return torch.tanh(self.out(h)).flatten(1)  # (B, 64)
@@ -169,7 +183,8 @@ class ConvGenerator(nn.Module):
 
 
 class ConvDiscriminator(nn.Module):
-    """Flattened 8x8 images ``(B, 64)`` on the scale [-1, 1] to one logit each, ``(B,)``:
+    """Flattened 8x8 images ``(B, 64)`` on the scale [-1, 1] to one logit each,
+    ``(B,)``:
     two stride-2 convolutions (8 → 4 → 2), then a linear layer. With ``spectral_norm``
     every layer's weight is divided by its largest singular value (Miyato et al. 2018,
     arXiv:1802.05957), which bounds the discriminator's Lipschitz constant."""
