@@ -317,18 +317,16 @@ def test_why_generative_samples_and_detection_rates() -> None:
 
 _X = torch.randn((10, 2), generator=torch.Generator().manual_seed(0))
 _PIXELS = torch.zeros(5, 64)
-_SAMPLES = why_generative.make_samples(
+F, W = foundations, why_generative
+_SAMPLES = W.make_samples(
     dataclasses.replace(
-        why_generative.CONFIG,
-        n_train=20,
-        n_val=10,
-        n_test=10,
-        n_calib=10,
-        n_outliers=10,
+        W.CONFIG, n_train=20, n_val=10, n_test=10, n_calib=10, n_outliers=10
     )
 )
-_ROW = foundations.BaselineRow("moons", 0.0, 0.0, 1, 0.0, 0.0, 0.1, 0.0, 0.0)
+_ROW = F.BaselineRow("moons", 0.0, 0.0, 1, 0.0, 0.0, 0.1, 0.0, 0.0)
+_KDE = GaussianKDE(_X, 0.1)
 
+# fmt: off
 BAD_ARGUMENTS = [
     BadArg(GMMConfig, lambda: GMMConfig(components=()), "components"),
     BadArg(GMMConfig, lambda: GMMConfig(tol=0.0), "tol"),
@@ -339,137 +337,54 @@ BAD_ARGUMENTS = [
     BadArg(fit_gmm, lambda: fit_gmm(torch.zeros(10, 2, dtype=torch.int64), 2), "x"),
     BadArg(select_gmm, lambda: select_gmm(_X, torch.zeros(5, 3)), "val"),
     BadArg(select_gmm, lambda: select_gmm(_X, _X, KDEConfig()), "config"),
-    BadArg(
-        select_gmm,
-        lambda: select_gmm(_X, _X, GMMConfig(components=(20,))),
-        "components",
-    ),
+    BadArg(select_gmm, lambda: select_gmm(_X, _X, GMMConfig(components=(20,))),
+           "components"),
     BadArg(GaussianKDE, lambda: GaussianKDE(_X, 0.0), "bandwidth"),
     BadArg(GaussianKDE, lambda: GaussianKDE(torch.randn(10), 0.1), "data"),
-    BadArg(
-        GaussianKDE.log_prob,
-        lambda: GaussianKDE(_X, 0.1).log_prob(torch.randn((3, 3))),
-        "x",
-    ),
-    BadArg(
-        GaussianKDE.log_prob, lambda: GaussianKDE(_X, 0.1).log_prob(_X, 0), "batch_size"
-    ),
-    BadArg(GaussianKDE.sample, lambda: GaussianKDE(_X, 0.1).sample(0), "n"),
-    BadArg(
-        select_bandwidth, lambda: select_bandwidth(_X, _X, batch_size=0), "batch_size"
-    ),
+    BadArg(GaussianKDE.log_prob, lambda: _KDE.log_prob(torch.randn((3, 3))), "x"),
+    BadArg(GaussianKDE.log_prob, lambda: _KDE.log_prob(_X, 0), "batch_size"),
+    BadArg(GaussianKDE.sample, lambda: _KDE.sample(0), "n"),
+    BadArg(select_bandwidth, lambda: select_bandwidth(_X, _X, batch_size=0),
+           "batch_size"),
     BadArg(select_bandwidth, lambda: select_bandwidth(_X, [[0.0, 1.0]]), "val"),
     BadArg(scott_bandwidth, lambda: scott_bandwidth(torch.zeros(0, 2)), "x"),
     BadArg(IndependentPixels, lambda: IndependentPixels(_PIXELS, levels=1), "levels"),
-    BadArg(
-        IndependentPixels, lambda: IndependentPixels(_PIXELS, smoothing=0), "smoothing"
-    ),
+    BadArg(IndependentPixels, lambda: IndependentPixels(_PIXELS, smoothing=0),
+           "smoothing"),
     BadArg(IndependentPixels, lambda: IndependentPixels(_PIXELS + 17), "train_pixels"),
-    BadArg(
-        IndependentPixels.sample_images,
-        lambda: IndependentPixels(_PIXELS).sample_images(0),
-        "n",
-    ),
+    BadArg(IndependentPixels.sample_images,
+           lambda: IndependentPixels(_PIXELS).sample_images(0), "n"),
     BadArg(uniform_nll, lambda: uniform_nll(0, 17), "dim"),
     BadArg(uniform_nll, lambda: uniform_nll(64, 1), "levels"),
-    BadArg(
-        foundations.FoundationsConfig,
-        lambda: foundations.FoundationsConfig(datasets=("swissroll",)),
-        "datasets",
-    ),
-    BadArg(
-        foundations.FoundationsConfig,
-        lambda: foundations.FoundationsConfig(n_train=0),
-        "n_train",
-    ),
-    BadArg(
-        foundations.FoundationsConfig,
-        lambda: foundations.FoundationsConfig(mle_val_seed=102),
-        "mle_val_seed",
-    ),
-    BadArg(
-        foundations.FoundationsConfig,
-        lambda: foundations.FoundationsConfig(gmm=KDEConfig()),
-        "gmm",
-    ),
-    BadArg(
-        foundations.DiagonalMixture,
-        lambda: foundations.DiagonalMixture(torch.zeros(3)),
-        "init_means",
-    ),
-    BadArg(
-        foundations.DiagonalMixture,
-        lambda: foundations.DiagonalMixture(_X, init_std=0.0),
-        "init_std",
-    ),
-    BadArg(
-        foundations.paired_kl,
-        lambda: foundations.paired_kl(torch.nn.Identity(), _X, torch.zeros(3)),
-        "log_p",
-    ),
-    BadArg(
-        foundations.MLESamples,
-        lambda: foundations.MLESamples(
-            _X, torch.zeros(3), _X, torch.zeros(10), 0.0, 0.0
-        ),
-        "log_p_val",
-    ),
-    BadArg(
-        foundations.mle_samples,
-        lambda: foundations.mle_samples({"mle_n_val": 10}),
-        "config",
-    ),
-    BadArg(
-        foundations.MLERun,
-        lambda: foundations.MLERun(
-            torch.nn.Linear(2, 2), History(), 0.0, 0.0, 0.0, 0.0
-        ),
-        "model",
-    ),
-    BadArg(
-        foundations.run_mle,
-        lambda: foundations.run_mle(SMALL, samples=(_X, _X)),
-        "samples",
-    ),
-    BadArg(
-        foundations.dataset_entropy,
-        lambda: foundations.dataset_entropy(None, "moons"),
-        "config",
-    ),
-    BadArg(foundations.BaselineRow.gap, lambda: _ROW.gap("VAE"), "model"),
-    BadArg(
-        foundations.run_baselines,
-        lambda: foundations.run_baselines(SMALL, "ring"),
-        "name",
-    ),
-    BadArg(
-        why_generative.WhyGenerativeConfig,
-        lambda: why_generative.WhyGenerativeConfig(false_alarm=1.5),
-        "false_alarm",
-    ),
-    BadArg(
-        why_generative.WhyGenerativeConfig,
-        lambda: why_generative.WhyGenerativeConfig(n_calib=0),
-        "n_calib",
-    ),
-    BadArg(
-        why_generative.WhySamples,
-        lambda: why_generative.WhySamples(_X, _X, _X, _X, torch.zeros(3, 3)),
-        "outliers",
-    ),
-    BadArg(
-        why_generative.make_samples,
-        lambda: why_generative.make_samples("pinwheel"),
-        "config",
-    ),
-    BadArg(
-        why_generative.fit_mixture,
-        lambda: why_generative.fit_mixture(why_generative.CONFIG, (_X, _X)),
-        "samples",
-    ),
-    BadArg(
-        why_generative.detection_rates,
-        lambda: why_generative.detection_rates(lambda x: x[:, 0], _SAMPLES, 0.0),
-        "false_alarm",
-    ),
+    BadArg(F.FoundationsConfig, lambda: F.FoundationsConfig(datasets=("swissroll",)),
+           "datasets"),
+    BadArg(F.FoundationsConfig, lambda: F.FoundationsConfig(n_train=0), "n_train"),
+    BadArg(F.FoundationsConfig, lambda: F.FoundationsConfig(mle_val_seed=102),
+           "mle_val_seed"),
+    BadArg(F.FoundationsConfig, lambda: F.FoundationsConfig(gmm=KDEConfig()), "gmm"),
+    BadArg(F.DiagonalMixture, lambda: F.DiagonalMixture(torch.zeros(3)), "init_means"),
+    BadArg(F.DiagonalMixture, lambda: F.DiagonalMixture(_X, init_std=0.0), "init_std"),
+    BadArg(F.paired_kl, lambda: F.paired_kl(torch.nn.Identity(), _X, torch.zeros(3)),
+           "log_p"),
+    BadArg(F.MLESamples,
+           lambda: F.MLESamples(_X, torch.zeros(3), _X, torch.zeros(10), 0.0, 0.0),
+           "log_p_val"),
+    BadArg(F.mle_samples, lambda: F.mle_samples({"mle_n_val": 10}), "config"),
+    BadArg(F.MLERun,
+           lambda: F.MLERun(torch.nn.Linear(2, 2), History(), 0.0, 0.0, 0.0, 0.0),
+           "model"),
+    BadArg(F.run_mle, lambda: F.run_mle(SMALL, samples=(_X, _X)), "samples"),
+    BadArg(F.dataset_entropy, lambda: F.dataset_entropy(None, "moons"), "config"),
+    BadArg(F.BaselineRow.gap, lambda: _ROW.gap("VAE"), "model"),
+    BadArg(F.run_baselines, lambda: F.run_baselines(SMALL, "ring"), "name"),
+    BadArg(W.WhyGenerativeConfig, lambda: W.WhyGenerativeConfig(false_alarm=1.5),
+           "false_alarm"),
+    BadArg(W.WhyGenerativeConfig, lambda: W.WhyGenerativeConfig(n_calib=0), "n_calib"),
+    BadArg(W.WhySamples, lambda: W.WhySamples(_X, _X, _X, _X, torch.zeros(3, 3)),
+           "outliers"),
+    BadArg(W.make_samples, lambda: W.make_samples("pinwheel"), "config"),
+    BadArg(W.fit_mixture, lambda: W.fit_mixture(W.CONFIG, (_X, _X)), "samples"),
+    BadArg(W.detection_rates,
+           lambda: W.detection_rates(lambda x: x[:, 0], _SAMPLES, 0.0), "false_alarm"),
 ]
+# fmt: on
