@@ -26,8 +26,6 @@ __all__ = [
     "negative_elbo",
     "train_digits_vae",
     "evaluate_digits_vae",
-    "DIGITS_CONFIG",
-    "DIGITS_TRAIN",
 ]
 
 
@@ -91,11 +89,6 @@ class VAEDigitsConfig:
 
 #: The chapter's configuration.
 CONFIG = VAEDigitsConfig()
-
-#: Aliases kept for the flow-digits chapter, which trains this model for comparison;
-#: remove them once it calls :func:`train_digits_vae` and :func:`evaluate_digits_vae`.
-DIGITS_CONFIG = CONFIG.model
-DIGITS_TRAIN = CONFIG.train
 
 
 def _check_config(config: object) -> VAEDigitsConfig:
