@@ -43,7 +43,7 @@ $(READER)/.installed: $(LIBRARY) book/intro/why_generative.ipynb $(VENV)/.instal
 	touch $@
 
 book: $(VENV)/.installed
-	TUTORIAL_PROGRESS=0 $(BIN)/jupyter-book build . -W -n --keep-going
+	TUTORIAL_BOOK_BUILD=1 $(BIN)/jupyter-book build . -W -n --keep-going
 
 test: $(VENV)/.installed $(READER)/.installed
 	$(BIN)/python -m pytest --nbval-kernel-name $(READER_KERNEL)

@@ -24,7 +24,8 @@ from bad_arguments import BadArg  # noqa: E402
 from torch import nn  # noqa: E402
 
 import tutorial_lib  # noqa: E402
-from tutorial_lib import metrics, nn as tnn, plot, references, train, utils  # noqa: E402
+from tutorial_lib import metrics, plot, references, train, utils  # noqa: E402
+from tutorial_lib import nn as tnn  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -34,6 +35,7 @@ EXEMPT: dict[str, str] = {
     "tutorial_lib.train.History": "a record that run_loop fills; it takes no arguments",
     "tutorial_lib.metrics.modes.ModeStats": "a frozen result record, built only by mode_metrics",
     "tutorial_lib.data.digits.load_digits_split": "takes no arguments",
+    "tutorial_lib.utils.in_book_build": "takes no arguments",
 }
 
 
@@ -54,6 +56,7 @@ CORE: list[BadArg] = [
     BadArg(utils.setup, lambda: utils.setup(1.5), "seed"),
     BadArg(utils.count_parameters, lambda: utils.count_parameters("not a module"), "module"),
     BadArg(utils.glue, lambda: utils.glue("", 1.0), "name"),
+    BadArg(utils.glue_table, lambda: utils.glue_table("t", "no table"), "markdown"),
     BadArg(tnn.mlp, lambda: tnn.mlp(2, 2, 8, 1, activation="swish"), "activation"),
     BadArg(tnn.MaskedLinear, lambda: tnn.MaskedLinear(torch.full((3, 2), 0.5)), "mask"),
     BadArg(tnn.MADE, lambda: tnn.MADE(3, 2, 8, 1, torch.tensor([0, 0, 1])), "order"),

@@ -8,8 +8,8 @@ no global patches. The layout follows the book's parts (see the README):
 configuration and recipes. A chapter starts with ``generator, device = setup(0)``.
 """
 
-from .utils import count_parameters, get_device, glue, seed_everything, setup
+from .utils import count_parameters, get_device, glue, glue_table, seed_everything, setup
 
 __version__ = "0.2.0"
 
-__all__ = ["__version__", "setup", "glue", "seed_everything", "get_device", "count_parameters"]
+__all__ = ["__version__", "setup", "glue", "glue_table", "seed_everything", "get_device", "count_parameters"]

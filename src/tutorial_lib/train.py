@@ -2,7 +2,7 @@ r"""One training loop for every chapter.
 
 :func:`run_loop` is the engine: it calls a ``step`` function once per iteration,
 records what it returns, shows a ``tqdm`` progress bar with the running losses (for
-interactive readers; the book build sets ``TUTORIAL_PROGRESS=0`` so that no frozen bar is
+interactive readers; the book build sets ``TUTORIAL_BOOK_BUILD=1`` so that no frozen bar is
 saved in the pages),
 runs an optional validation callback, and stops with an error that names the step
 as soon as a loss is NaN or infinite. :func:`fit` builds the usual single-loss,
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
+
+from .utils import in_book_build
 
 __all__ = ["TrainConfig", "History", "NonFiniteLossError", "run_loop", "fit", "minibatches"]
 
@@ -119,8 +120,8 @@ def run_loop(
     history = History()
     best = math.inf
     start = time.perf_counter()
-    # TUTORIAL_PROGRESS=0 (set by the book build) turns bars off: a saved bar is a frozen widget
-    show = progress and os.environ.get("TUTORIAL_PROGRESS", "1") != "0"
+    # no bars in the book build (TUTORIAL_BOOK_BUILD=1): a saved bar is a frozen widget
+    show = progress and not in_book_build()
     bar = tqdm(range(steps), desc=desc, disable=not show, mininterval=0.5, leave=False)
     for i in bar:
         out = {name: _as_float(v) for name, v in step(i).items()}

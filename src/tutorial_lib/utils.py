@@ -8,7 +8,16 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["setup", "seed_everything", "get_device", "set_threads", "count_parameters", "glue"]
+__all__ = [
+    "setup",
+    "seed_everything",
+    "get_device",
+    "set_threads",
+    "count_parameters",
+    "glue",
+    "glue_table",
+    "in_book_build",
+]
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -120,3 +129,26 @@ def glue(name: str, value: object, display: bool = False) -> None:
     prefix = "" if display else _GLUE_PREFIX
     metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
     ipy_display({prefix + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)
+
+
+def in_book_build() -> bool:
+    """Whether the code runs to render the book (``TUTORIAL_BOOK_BUILD=1``, set by ``make book``
+    and the build test) rather than for an interactive reader or a test."""
+    return os.environ.get("TUTORIAL_BOOK_BUILD", "0") == "1"
+
+
+def glue_table(name: str, markdown: str) -> None:
+    """Show a Markdown table to the reader and glue it under ``name`` for a numbered table.
+
+    The chapter's prose wraps the glued table in a ``{table}`` block with a caption and a
+    label, so the book numbers it ("Table 4.2"). In the book build the table is shown only
+    there; everywhere else (Jupyter, Colab, tests) it is also displayed in the cell's output.
+    """
+    if not isinstance(markdown, str) or "|" not in markdown:
+        raise ValueError(f"markdown must be a Markdown table (a string with | columns), got {markdown!r}")
+    from IPython.display import Markdown
+    from IPython.display import display as ipy_display
+
+    glue(name, Markdown(markdown))
+    if not in_book_build():
+        ipy_display(Markdown(markdown))
