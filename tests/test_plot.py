@@ -25,10 +25,16 @@ def test_plots_are_labelled(gen):
     axes = [
         density_heatmap(d.log_prob, d.bounds, n=40),
         samples_scatter(d.sample(200, generator=gen), bounds=d.bounds, log_prob_fn=d.log_prob),
-        image_grid(load_digits_split().test[:23], nrow=10),
         loss_curves(hist),
     ]
     assert all(_labelled(ax) for ax in axes)
+    # an image grid has a title and no axis labels or ticks ("row of images" says nothing)
+    grid = image_grid(load_digits_split().test[:23], nrow=10, title="test digits")
+    assert grid.get_title() == "test digits" and not grid.get_xlabel() and not grid.get_ylabel()
+    assert not len(grid.get_xticks()) and not len(grid.get_yticks())
+    # the legend of the training curves sits outside the axes, off the data
+    legend = axes[2].get_legend()
+    assert legend is not None and legend.get_bbox_to_anchor().x0 >= axes[2].get_window_extent().x1 - 1
     plt.close("all")
 
 

@@ -82,7 +82,9 @@ def image_grid(images: Tensor, nrow: int = 10, ax: plt.Axes | None = None, title
         canvas[1 + 9 * r : 9 + 9 * r, 1 + 9 * c : 9 + 9 * c] = im
     ax = _axes(ax)
     ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=16)
-    ax.set(title=title or "digits", xlabel="column of images", ylabel="row of images", xticks=[], yticks=[])
+    ax.set(title=title or "digits", xticks=[], yticks=[])
+    for spine in ax.spines.values():  # the grey separators frame the images already
+        spine.set_visible(False)
     return ax
 
 
@@ -105,5 +107,5 @@ def loss_curves(
     if logy:
         ax.set_yscale("log")
     ax.set(title=title or "training curves", xlabel="step", ylabel="value")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # off the data
     return ax
