@@ -40,6 +40,29 @@ def _mean_se(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(var / n)
 
 
+def _mean_and_se(metric, values, lower, reference, reference_value, **common):
+    """Two records: the mean of ``values`` and its standard error."""
+    mean, se = _mean_se(values)
+    return [
+        make_record(
+            metric=metric,
+            value=mean,
+            lower_is_better=lower,
+            reference=reference,
+            reference_value=reference_value,
+            **common,
+        ),
+        make_record(
+            metric=f"{metric} (standard error)",
+            value=se,
+            lower_is_better=True,
+            reference=None,
+            reference_value=None,
+            **common,
+        ),
+    ]
+
+
 def _published(dataset: str, method: str) -> tuple[str, float | None, float | None]:
     key = "gan" if method == "GAN" else "pacgan4"
     modes, hq = ref(f"{key}_{dataset}_modes"), ref(f"{key}_{dataset}_hq")
@@ -62,27 +85,8 @@ def _rows_2d(
     )
     records = []
     for metric, (vals, rv, lower) in values.items():
-        mean, se = _mean_se(vals)
-        records.append(
-            make_record(
-                metric=metric,
-                value=mean,
-                lower_is_better=lower,
-                reference=label if rv is not None else None,
-                reference_value=rv,
-                **common,
-            )
-        )
-        records.append(
-            make_record(
-                metric=f"{metric} (standard error)",
-                value=se,
-                lower_is_better=True,
-                reference=None,
-                reference_value=None,
-                **common,
-            )
-        )
+        reference = label if rv is not None else None
+        records += _mean_and_se(metric, vals, lower, reference, rv, **common)
     records.append(
         make_record(
             metric="CPU seconds per run",
@@ -189,26 +193,11 @@ def gan_digits(quick: bool) -> list[dict]:
     for model in gd.MODELS:
         runs = [gd.run_digits_gan(split, clf, model, s, config) for s in seeds]
         sec = sum(t for _, _, t in runs) / len(runs)
-        mean, se = _mean_se([fd for fd, _, _ in runs])
         least = min(int(c.min()) for _, c, _ in runs)
         row = dict(model=names[model], seconds=sec, seeds=list(seeds), **common)
+        fds = [fd for fd, _, _ in runs]
+        records += _mean_and_se(metric, fds, True, floor_label, floor, **row)
         records += [
-            make_record(
-                metric=metric,
-                value=mean,
-                lower_is_better=True,
-                reference=floor_label,
-                reference_value=floor,
-                **row,
-            ),
-            make_record(
-                metric=f"{metric} (standard error)",
-                value=se,
-                lower_is_better=True,
-                reference=None,
-                reference_value=None,
-                **row,
-            ),
             make_record(
                 metric="fewest samples in one class (of the seeds)",
                 value=least,
