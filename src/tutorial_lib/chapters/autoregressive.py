@@ -63,16 +63,16 @@ class AutoregressiveConfig:
     gated: ARConfig = ARConfig("gated", width=16, depth=4)
     field_shape: tuple[int, int] = (8, 8)
     train: TrainConfig = TrainConfig(
-        steps=300,
-        batch_size=100,
-        lr=1e-3,
+        steps=600,
+        batch_size=50,
+        lr=2e-3,
         cosine=True,
-        val_every=25,
+        val_every=50,
         progress=False,
-        desc="autoregressive",
+        desc="gated PixelCNN",
     )
     made_train: TrainConfig = TrainConfig(
-        steps=1500,
+        steps=1000,
         batch_size=100,
         lr=1e-3,
         cosine=True,
