@@ -1,9 +1,9 @@
 """The autoregressive part: the autoregressive property by autograd (MADE, the plain and
-the gated PixelCNN, with the plain one's blind spot), normalisation and sampling on cases
-small enough to enumerate, teacher forcing against the conditionals computed one pixel
-at a time, the Gaussian MADE against the flows part's MAF layer, the chapter's recipes,
-the benchmark's quick mode, and the bad-argument rows of tutorial_lib.autoregressive and
-of the chapter.
+the gated PixelCNN, with the plain one's blind spot), normalisation and sampling on
+cases small enough to enumerate, teacher forcing against the conditionals computed one
+pixel at a time, the Gaussian MADE against the flows part's MAF layer, the chapter's
+recipes, the benchmark's quick mode, and the bad-argument rows of
+tutorial_lib.autoregressive and of the chapter.
 """
 
 from __future__ import annotations
@@ -189,13 +189,15 @@ def test_samples_follow_the_models_own_probabilities(small):
     n = 20_000
     samples = small.sample(n, torch.Generator().manual_seed(4))
     configs = _all_configurations(small.dim, small.levels)
-    codes = (samples.long() * (small.levels ** torch.arange(small.dim - 1, -1, -1))).sum(1)
+    place = small.levels ** torch.arange(small.dim - 1, -1, -1)  # lexicographic code
+    codes = (samples.long() * place).sum(1)
     observed = torch.bincount(codes, minlength=len(configs)).double()
     expected = n * small.log_prob(configs.double()).exp().detach()
     keep = expected > 5  # chi-square's usual validity rule; pool the rest
     obs = torch.cat([observed[keep], observed[~keep].sum()[None]])
     exp = torch.cat([expected[keep], expected[~keep].sum()[None]])
-    p = stats.chisquare(obs.numpy(), exp.numpy() * obs.sum().item() / exp.sum().item()).pvalue
+    exp = exp * obs.sum() / exp.sum()
+    p = stats.chisquare(obs.numpy(), exp.numpy()).pvalue
     assert p > 1e-3, p  # a wrong sampler gives p ~ 0 at n = 20,000
 
 
@@ -218,7 +220,8 @@ def test_gaussian_made_is_the_maf_layer():
     flow = _perturb(Flow([layer], 5), 1, scale=0.3).double()
     ar = GaussianMADE(5, 16, 2, order=layer.order, clamp=layer.clamp).double()
     ar.made.load_state_dict(layer.made.state_dict())
-    x = torch.randn(32, 5, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(32, 5, generator=gen, dtype=torch.float64)
     # float64, the same operations in another arrangement: agreement to rounding
     torch.testing.assert_close(ar.log_prob(x), flow.log_prob(x), rtol=1e-12, atol=1e-12)
     a = ar.sample(8, torch.Generator().manual_seed(5)).double()
@@ -242,12 +245,23 @@ def test_exact_nll_against_a_direct_mean():
     assert abs(nll_loss(fresh, x).item() - 6 * math.log(4)) < 1e-5
 
 
+def test_all_configurations_against_itertools():
+    torch.testing.assert_close(all_configurations(3, 4), _all_configurations(3, 4))
+    assert all_configurations(2, 17).shape == (289, 2)
+
+
 def test_build_ar_kinds():
-    for kind, cls in (("made", CategoricalMADE), ("pixelcnn", PixelCNN), ("gated", GatedPixelCNN)):
+    kinds = (
+        ("made", CategoricalMADE),
+        ("pixelcnn", PixelCNN),
+        ("gated", GatedPixelCNN),
+    )
+    for kind, cls in kinds:
         model = build_ar(ARConfig(kind, width=8, depth=1), (3, 3), 5)
         assert isinstance(model, cls) and model.dim == 9 and model.levels == 5
     order = torch.randperm(9, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(build_ar(ARConfig("made", width=8), (3, 3), 5, order).order, order)
+    model = build_ar(ARConfig("made", width=8), (3, 3), 5, order)
+    assert torch.equal(model.order, order)
 
 
 # --- the chapter's recipes ----------------------------------------------------------
@@ -261,12 +275,15 @@ def test_total_probability_of_a_chapter_sized_case():
 def test_receptive_fields_show_the_blind_spot():
     fields = chapter.receptive_fields(chapter.CONFIG, (4, 3))
     earlier = fields["earlier"]
-    assert not (fields["gated"] & ~earlier).any() and not (fields["plain"] & ~earlier).any()
+    for name in ("plain", "gated"):
+        assert not (fields[name] & ~earlier).any(), name
     assert (earlier & ~fields["plain"]).any()  # the blind spot
     assert fields["gated"][3, 3:].all()  # the row above, right of the pixel: seen
 
 
-_TINY = torch.randint(0, 17, (60, 64), generator=torch.Generator().manual_seed(0)).float()
+_TINY = torch.randint(
+    0, 17, (60, 64), generator=torch.Generator().manual_seed(0)
+).float()
 
 
 def test_train_model_restores_the_best_validation_nll():
@@ -295,7 +312,8 @@ def test_digits_model_mixture_of_components():
     torch.testing.assert_close(
         model.log_prob(_TINY[40:]), torch.logsumexp(lp, 0) - math.log(2)
     )
-    samples, seconds = chapter.sampling_seconds(model, 3, torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)
+    samples, seconds = chapter.sampling_seconds(model, 3, gen)
     assert samples.shape == (3, 64) and seconds > 0
 
 
@@ -317,26 +335,37 @@ def test_benchmark_quick_mode_runs():
 
 _M = CategoricalMADE(3, 3, 4, 1)
 _C = chapter.CONFIG
+_NO_VAL = dataclasses.replace(_C.train, val_every=0)
 
 BAD_ARGUMENTS = [
     BadArg(check_order, lambda: check_order([0, 0, 1], 3), "order"),
     BadArg(check_pixels, lambda: check_pixels(torch.zeros(2, 3) + 0.5, 3, 3), "x"),
-    BadArg(AutoregressiveModel.log_prob, lambda: _M.log_prob(torch.full((2, 3), 3.0)), "x"),
+    BadArg(
+        AutoregressiveModel.log_prob, lambda: _M.log_prob(torch.full((2, 3), 3.0)), "x"
+    ),
     BadArg(AutoregressiveModel.sample, lambda: _M.sample(0), "n"),
     BadArg(OrderMixture, lambda: OrderMixture([]), "models"),
     BadArg(OrderMixture.sample, lambda: OrderMixture([_M]).sample(-1), "n"),
     BadArg(nll_loss, lambda: nll_loss(_M, torch.zeros(0, 3)), "batch"),
     BadArg(exact_nll, lambda: exact_nll(_M, torch.zeros(1, 3)), "x"),
-    BadArg(exact_nll, lambda: exact_nll(_M, torch.zeros(4, 3), batch_size=0), "batch_size"),
+    BadArg(
+        exact_nll, lambda: exact_nll(_M, torch.zeros(4, 3), batch_size=0), "batch_size"
+    ),
     BadArg(check_order, lambda: check_order("abc", 3), "order"),
     BadArg(all_configurations, lambda: all_configurations(20, 17), "levels ** dim"),
     BadArg(all_configurations, lambda: all_configurations(0, 3), "dim"),
     BadArg(CategoricalMADE, lambda: CategoricalMADE(3, 1, 4, 1), "levels"),
-    BadArg(CategoricalMADE, lambda: CategoricalMADE(3, 3, 4, 1, dropout=1.0), "dropout"),
+    BadArg(
+        CategoricalMADE, lambda: CategoricalMADE(3, 3, 4, 1, dropout=1.0), "dropout"
+    ),
     BadArg(CategoricalMADE, lambda: CategoricalMADE(3, 3, 4, 1, order=[0, 1]), "order"),
     BadArg(GaussianMADE, lambda: GaussianMADE(3, 4, 1, clamp=0.0), "clamp"),
     BadArg(GaussianMADE, lambda: GaussianMADE(1, 4, 1), "dim"),
-    BadArg(GaussianMADE.log_prob, lambda: GaussianMADE(3, 4, 1).log_prob(torch.zeros(2, 4)), "x"),
+    BadArg(
+        GaussianMADE.log_prob,
+        lambda: GaussianMADE(3, 4, 1).log_prob(torch.zeros(2, 4)),
+        "x",
+    ),
     BadArg(GaussianMADE.sample, lambda: GaussianMADE(3, 4, 1).sample(0), "n"),
     BadArg(pixelcnn_mask, lambda: pixelcnn_mask(3, 3, "C"), "kind"),
     BadArg(pixelcnn_mask, lambda: pixelcnn_mask(4, 3, "A"), "kh"),
@@ -352,17 +381,25 @@ BAD_ARGUMENTS = [
     BadArg(ARConfig, lambda: ARConfig("gated", dropout=0.1), "dropout"),
     BadArg(ARConfig, lambda: ARConfig("made", width=0), "width"),
     BadArg(build_ar, lambda: build_ar("made"), "config"),
-    BadArg(build_ar, lambda: build_ar(ARConfig("gated"), order=torch.arange(64)), "order"),
+    BadArg(
+        build_ar, lambda: build_ar(ARConfig("gated"), order=torch.arange(64)), "order"
+    ),
     # the chapter
-    BadArg(chapter.AutoregressiveConfig, lambda: chapter.AutoregressiveConfig(components=0),
-           "components"),
+    BadArg(
+        chapter.AutoregressiveConfig,
+        lambda: chapter.AutoregressiveConfig(components=0),
+        "components",
+    ),
     BadArg(chapter.AutoregressiveConfig,
            lambda: chapter.AutoregressiveConfig(plain=ARConfig("gated")), "plain"),
     BadArg(chapter.AutoregressiveConfig,
-           lambda: chapter.AutoregressiveConfig(train=dataclasses.replace(_C.train, val_every=0)),
+           lambda: chapter.AutoregressiveConfig(train=_NO_VAL),
            "train"),
-    BadArg(chapter.AutoregressiveConfig, lambda: chapter.AutoregressiveConfig(shape=(8,)),
-           "shape"),
+    BadArg(
+        chapter.AutoregressiveConfig,
+        lambda: chapter.AutoregressiveConfig(shape=(8,)),
+        "shape",
+    ),
     BadArg(chapter.build_model, lambda: chapter.build_model(_C, "gated", 0), "arch"),
     BadArg(chapter.train_model,
            lambda: chapter.train_model(_C, _C.model, _TINY[:, :10], _TINY), "train"),
@@ -371,7 +408,9 @@ BAD_ARGUMENTS = [
     BadArg(chapter.evaluate, lambda: chapter.evaluate(_M, torch.zeros(3)), "x"),
     BadArg(chapter.sampling_seconds,
            lambda: chapter.sampling_seconds(_M, 0, torch.Generator()), "n"),
-    BadArg(chapter.receptive_fields, lambda: chapter.receptive_fields(_C, (8, 0)), "pixel"),
+    BadArg(
+        chapter.receptive_fields, lambda: chapter.receptive_fields(_C, (8, 0)), "pixel"
+    ),
     BadArg(chapter.total_probability,
            lambda: chapter.total_probability(torch.nn.Linear(1, 1)), "model"),
 ]

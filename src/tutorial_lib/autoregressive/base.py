@@ -7,7 +7,8 @@ Any distribution over :math:`D` pixels factorises, in any order :math:`\pi`, as
 
 An autoregressive model gives each factor a network output: here a categorical
 distribution over the ``levels`` pixel values (17 for the digits), its logits computed
-from the pixels before it. :class:`AutoregressiveModel` holds what every such model shares:
+from the pixels before it. :class:`AutoregressiveModel` holds what every such model
+shares:
 
 * ``logits(x)``: all :math:`D` conditionals in **one** network pass (teacher forcing:
   the true pixels are fed in, the masks hide each pixel's successors);
@@ -16,8 +17,8 @@ from the pixels before it. :class:`AutoregressiveModel` holds what every such mo
 * ``sample(n, generator)``: sequential sampling, one network pass per pixel, since pixel
   :math:`\pi_k` can only be drawn once the pixels before it are known.
 
-:class:`OrderMixture` averages full models, :math:`p(x) = \frac1K \sum_k p_k(x)`: still a
-normalised distribution with an exact likelihood.
+:class:`OrderMixture` averages full models, :math:`p(x) = \frac1K \sum_k p_k(x)`:
+still a normalised distribution with an exact likelihood.
 """
 
 from __future__ import annotations
@@ -118,8 +119,8 @@ class AutoregressiveModel(nn.Module):
 class OrderMixture(nn.Module):
     r"""The uniform mixture :math:`p(x) = \frac1K\sum_{k=1}^K p_k(x)` of ``K`` full
     autoregressive models (for example one per pixel order): exact likelihood
-    :math:`\log p(x) = \operatorname{logsumexp}_k \log p_k(x) - \log K`; a sample picks a
-    component uniformly, then samples it."""
+    :math:`\log p(x) = \operatorname{logsumexp}_k \log p_k(x) - \log K`; a sample
+    picks a component uniformly, then samples it."""
 
     def __init__(self, models: list[AutoregressiveModel] | nn.ModuleList):
         super().__init__()
@@ -162,7 +163,9 @@ def nll_loss(model: nn.Module, batch: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def exact_nll(model: nn.Module, x: Tensor, batch_size: int = 512) -> tuple[float, float]:
+def exact_nll(
+    model: nn.Module, x: Tensor, batch_size: int = 512
+) -> tuple[float, float]:
     r"""The exact NLL :math:`-\frac1N\sum_n \log p(x_n)` in nats per image and its
     standard error over images, ``(mean, se)``; the model is put in eval mode."""
     if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[0] < 2:
@@ -182,6 +185,8 @@ def all_configurations(dim: int, levels: int) -> Tensor:
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     if levels**dim > 1_000_000:
-        raise ValueError(f"levels ** dim must be <= 1e6 to enumerate, got {levels ** dim}")
+        raise ValueError(
+            f"levels ** dim must be <= 1e6 to enumerate, got {levels ** dim}"
+        )
     grids = torch.meshgrid(*[torch.arange(levels)] * dim, indexing="ij")
     return torch.stack([g.reshape(-1) for g in grids], 1).float()

@@ -67,10 +67,20 @@ def build_ar(
         if not isinstance(shape, tuple) or len(shape) != 2:
             raise ValueError(f"shape must be a tuple (H, W), got {shape!r}")
         return CategoricalMADE(
-            shape[0] * shape[1], levels, config.width, config.depth, order, config.dropout
+            shape[0] * shape[1],
+            levels,
+            config.width,
+            config.depth,
+            order,
+            config.dropout,
         )
     if config.kind == "pixelcnn":
         return PixelCNN(
-            shape, levels, config.width, config.depth, config.kernel, config.first_kernel
+            shape,
+            levels,
+            config.width,
+            config.depth,
+            config.kernel,
+            config.first_kernel,
         )
     return GatedPixelCNN(shape, levels, config.width, config.depth, config.kernel)

@@ -1,12 +1,13 @@
 r"""MADE as an autoregressive model (Germain et al. 2015, arXiv:1502.03509).
 
-:class:`~tutorial_lib.nn.MADE` masks an MLP so that output block :math:`i` depends only on
-the inputs before :math:`i` in ``order``. With ``levels`` outputs per pixel read as
-categorical logits it is a model of discrete images (:class:`CategoricalMADE`); with two
-outputs :math:`(\mu_i, \alpha_i)` read as a Gaussian :math:`\mathcal N(\mu_i, e^{2\alpha_i})`
-it is a density on :math:`\mathbb R^D` (:class:`GaussianMADE`), and that density is
-exactly the masked autoregressive flow's (Papamakarios et al. 2017, arXiv:1705.07057):
-:math:`z_i = (x_i - \mu_i)e^{-\alpha_i}` has log-determinant :math:`-\sum_i \alpha_i`, so
+:class:`~tutorial_lib.nn.MADE` masks an MLP so that output block :math:`i` depends
+only on the inputs before :math:`i` in ``order``. With ``levels`` outputs per pixel read
+as categorical logits it is a model of discrete images (:class:`CategoricalMADE`); with
+two outputs :math:`(\mu_i, \alpha_i)` read as a Gaussian
+:math:`\mathcal N(\mu_i, e^{2\alpha_i})` it is a density on :math:`\mathbb R^D`
+(:class:`GaussianMADE`), and that density is exactly the masked autoregressive flow's
+(Papamakarios et al. 2017, arXiv:1705.07057): :math:`z_i = (x_i - \mu_i)e^{-\alpha_i}`
+has log-determinant :math:`-\sum_i \alpha_i`, so
 :math:`\log \mathcal N(z; 0, I) - \sum_i\alpha_i = \sum_i \log\mathcal N(x_i; \mu_i,
 e^{2\alpha_i})`.
 """
@@ -24,7 +25,8 @@ __all__ = ["CategoricalMADE", "GaussianMADE"]
 
 
 def _check_sizes(dim: int, hidden: int, depth: int, dropout: float) -> None:
-    for name, value, low in (("dim", dim, 2), ("hidden", hidden, 1), ("depth", depth, 1)):
+    sizes = (("dim", dim, 2), ("hidden", hidden, 1), ("depth", depth, 1))
+    for name, value, low in sizes:
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     if not 0.0 <= dropout < 1.0:

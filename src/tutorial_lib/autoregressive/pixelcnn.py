@@ -9,9 +9,10 @@ after a type-A layer holds only information from earlier pixels.
 Stacking 3x3 masked convolutions leaves a **blind spot**: the receptive field grows up
 and to the left but never reaches the pixels above and to the right beyond the kernel's
 reach, although they come earlier in the order. The gated PixelCNN splits the network
-into a **vertical stack** (a full-width kernel over the rows above) and a **horizontal
-stack** (the pixels to the left in the current row) with a one-row shift from the vertical
-into the horizontal stack, so every earlier pixel within reach is seen. Its units are
+into a **vertical stack** (a full-width kernel over the rows above) and a
+**horizontal stack** (the pixels to the left in the current row) with a one-row shift
+from the vertical into the horizontal stack, so every earlier pixel within reach is
+seen. Its units are
 gated, :math:`y = \tanh(W_f * h) \odot \sigma(W_g * h)`.
 """
 
@@ -92,7 +93,10 @@ class _ImageModel(AutoregressiveModel):
         self.dim = shape[0] * shape[1]
         self.register_buffer("order", torch.arange(self.dim))
         self.head = nn.Sequential(
-            nn.ReLU(), nn.Conv2d(hidden, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, levels, 1)
+            nn.ReLU(),
+            nn.Conv2d(hidden, hidden, 1),
+            nn.ReLU(),
+            nn.Conv2d(hidden, levels, 1),
         )
 
     def image(self, x: Tensor) -> Tensor:
@@ -119,8 +123,14 @@ class PixelCNN(_ImageModel):
     ):
         super().__init__()
         _check_image(shape, levels, channels, layers, kernel)
-        if not isinstance(first_kernel, int) or first_kernel < 3 or first_kernel % 2 == 0:
-            raise ValueError(f"first_kernel must be an odd int >= 3, got {first_kernel!r}")
+        if (
+            not isinstance(first_kernel, int)
+            or first_kernel < 3
+            or first_kernel % 2 == 0
+        ):
+            raise ValueError(
+                f"first_kernel must be an odd int >= 3, got {first_kernel!r}"
+            )
         self._setup(shape, levels, channels)
         self.first = MaskedConv2d(1, channels, first_kernel, "A")
         self.blocks = nn.ModuleList(
@@ -159,7 +169,8 @@ class GatedLayer(nn.Module):
         super().__init__()
         self.first = first
         self.v_conv = MaskedConv2d(c_in, 2 * channels, kernel, "V")
-        self.h_conv = MaskedConv2d(c_in, 2 * channels, (1, kernel), "A" if first else "B")
+        h_kind = "A" if first else "B"
+        self.h_conv = MaskedConv2d(c_in, 2 * channels, (1, kernel), h_kind)
         self.v_to_h = nn.Conv2d(2 * channels, 2 * channels, 1)
         self.h_out = nn.Conv2d(channels, channels, 1)
 

@@ -2,10 +2,10 @@ r"""Which input pixels each output depends on, computed by autograd.
 
 :func:`dependencies` returns the boolean matrix :math:`M_{ij} = [\partial \ell_i /
 \partial x_j \neq 0]` for the logits :math:`\ell_i` of pixel :math:`i`. For an
-autoregressive model, :math:`M_{ij}` must be false whenever pixel :math:`j` does not come
-before pixel :math:`i` in the order (the autoregressive property); reshaped to the image,
-row :math:`i` is the receptive field of pixel :math:`i`, where the plain PixelCNN's
-blind spot shows.
+autoregressive model, :math:`M_{ij}` must be false whenever pixel :math:`j` does not
+come before pixel :math:`i` in the order (the autoregressive property); reshaped to the
+image, row :math:`i` is the receptive field of pixel :math:`i`, where the plain
+PixelCNN's blind spot shows.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ def dependencies(
     Runs in float64 on a copy-free eval-mode pass (dropout off).
     """
     if not isinstance(model, AutoregressiveModel):
-        raise ValueError(f"model must be an AutoregressiveModel, got {type(model).__name__}")
+        raise ValueError(
+            f"model must be an AutoregressiveModel, got {type(model).__name__}"
+        )
     if not isinstance(points, int) or points < 1:
         raise ValueError(f"points must be an int >= 1, got {points!r}")
     gen = torch.Generator().manual_seed(seed)
@@ -45,7 +47,8 @@ def dependencies(
         def projected(v: Tensor) -> Tensor:
             return model.logits(v[None])[0] @ w  # (D,)
 
-        jac = torch.autograd.functional.jacobian(projected, xi, vectorize=True)  # (D, D)
+        jac = torch.autograd.functional.jacobian(projected, xi, vectorize=True)
+        # jac: (D, D)
         found |= (jac != 0).cpu()
     model.train(was_training)
     return found

@@ -89,7 +89,9 @@ class AutoregressiveConfig:
     def __post_init__(self) -> None:
         for name in ("model", "made", "plain", "gated"):
             if not isinstance(getattr(self, name), ARConfig):
-                raise ValueError(f"{name} must be an ARConfig, got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"{name} must be an ARConfig, got {getattr(self, name)!r}"
+                )
         for name, kind in (("made", "made"), ("plain", "pixelcnn"), ("gated", "gated")):
             if getattr(self, name).kind != kind:
                 raise ValueError(f"{name} must be an ARConfig of kind {kind!r}")
@@ -107,14 +109,18 @@ class AutoregressiveConfig:
                 or len(value) != 2
                 or not all(isinstance(s, int) and s >= 2 for s in value)
             ):
-                raise ValueError(f"{name} must be a tuple (H, W) of ints >= 2, got {value!r}")
+                raise ValueError(
+                    f"{name} must be a tuple (H, W) of ints >= 2, got {value!r}"
+                )
         for name, low in (("components", 1), ("levels", 2), ("n_samples", 1)):
             value = getattr(self, name)
             if not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
         for name in ("model_seed", "sample_seed"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"{name} must be an int >= 0, got {getattr(self, name)!r}"
+                )
 
 
 #: The configuration of the chapter and of the ``autoregressive`` benchmark.
@@ -227,7 +233,9 @@ def receptive_fields(config: AutoregressiveConfig, pixel: tuple[int, int]) -> di
         or len(pixel) != 2
         or not (0 <= pixel[0] < h and 0 <= pixel[1] < w)
     ):
-        raise ValueError(f"pixel must be a (row, col) inside {config.field_shape}, got {pixel!r}")
+        raise ValueError(
+            f"pixel must be a (row, col) inside {config.field_shape}, got {pixel!r}"
+        )
     index = pixel[0] * w + pixel[1]
     fields = {}
     for name in ("plain", "gated"):
@@ -242,7 +250,9 @@ def total_probability(model: AutoregressiveModel) -> float:
     """:math:`\\sum_x p(x)` over every configuration of a small model (at most a
     million), in float64: 1 up to rounding for a normalised model."""
     if not isinstance(model, AutoregressiveModel):
-        raise ValueError(f"model must be an AutoregressiveModel, got {type(model).__name__}")
+        raise ValueError(
+            f"model must be an AutoregressiveModel, got {type(model).__name__}"
+        )
     x = all_configurations(model.dim, model.levels).to(model.order.device)
     with torch.no_grad():
         return model.log_prob(x).double().exp().sum().item()
