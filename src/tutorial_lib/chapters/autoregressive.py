@@ -63,9 +63,9 @@ class AutoregressiveConfig:
     gated: ARConfig = ARConfig("gated", width=16, depth=4)
     field_shape: tuple[int, int] = (8, 8)
     train: TrainConfig = TrainConfig(
-        steps=600,
+        steps=700,
         batch_size=50,
-        lr=2e-3,
+        lr=3e-3,
         cosine=True,
         val_every=50,
         progress=False,
