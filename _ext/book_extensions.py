@@ -116,7 +116,7 @@ class ReadingOrderExecTable(SphinxPostTransform):
             summary = nodes.row()
             for i in range(len(head)):
                 text = "whole book" if i == 0 else (f"{total:.1f}" if i == col else "")
-                summary += nodes.entry("", nodes.paragraph(text="", children=[nodes.strong(text=text)]))
+                summary += nodes.entry("", nodes.paragraph("", "", nodes.strong(text, text)))
             tbody += summary
 
 
