@@ -30,6 +30,10 @@ from tutorial_lib.chapters import change_of_variables as cov
 from tutorial_lib.chapters import flow_digits, flows_2d
 from tutorial_lib.data import GaussianMixture2D, get_density
 from tutorial_lib.flows import (
+    divergence,
+    nfe,
+    ode_log_prob,
+    odeint,
     FLOW_KINDS,
     ActNorm,
     AffineCoupling,
@@ -518,6 +522,76 @@ def test_benchmark_quick_configurations_run():
     )
 
 
+# --- continuous flows: fixed-step solvers and the instantaneous change of variables ---
+
+_A = torch.tensor([[-0.3, 0.8], [-0.5, 0.1]], dtype=torch.float64)
+
+
+def _linear(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return x @ _A.T
+
+
+@pytest.mark.parametrize("method, order", [("euler", 1), ("midpoint", 2), ("rk4", 4)])
+def test_odeint_converges_at_the_order_of_its_method(method: str, order: int) -> None:
+    # A linear field has the exact flow x(1) = expm(A) x(0) (scipy's expm, independent).
+    from scipy.linalg import expm
+
+    x = torch.randn(6, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    exact = x @ torch.from_numpy(expm(_A.numpy())).T
+    errs = [(odeint(_linear, x, 0.0, 1.0, n, method) - exact).abs().max().item()
+            for n in (20, 40)]
+    assert errs[0] / errs[1] == pytest.approx(2**order, rel=0.15)
+    back = odeint(_linear, exact, 1.0, 0.0, 200, method)
+    assert (back - x).abs().max().item() < 10.0 ** (-order)
+
+
+def test_divergence_is_the_trace_of_the_jacobian() -> None:
+    net = torch.nn.Sequential(
+        torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3)
+    ).double()
+
+    def v(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return net(torch.cat([x, t.expand(x.shape[0], 1)], 1))
+
+    x = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    t = torch.tensor(0.4, dtype=torch.float64)
+    jac = torch.stack([torch.autograd.functional.jacobian(lambda r: v(t, r[None])[0], r)
+                       for r in x])
+    torch.testing.assert_close(divergence(v, t, x), jac.diagonal(dim1=1, dim2=2).sum(-1))
+
+
+def test_ode_log_prob_of_a_linear_field_is_the_exact_gaussian_density() -> None:
+    # x(0) ~ p, z = x(1) = expm(A) x(0) ~ N(0, I): p is the Gaussian N(0, (M^T M)^{-1})
+    # with M = expm(A); its density comes from torch.distributions, not from the ODE.
+    from scipy.linalg import expm
+
+    m = torch.from_numpy(expm(_A.numpy()))
+    cov = torch.linalg.inv(m.T @ m)
+    truth = torch.distributions.MultivariateNormal(torch.zeros(2, dtype=torch.float64), cov)
+    x = truth.sample((50,))
+    std = torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), 1.0)
+    log_p, z = ode_log_prob(_linear, x, 0.0, 1.0, 40, lambda z: std.log_prob(z).sum(-1))
+    torch.testing.assert_close(log_p, truth.log_prob(x), rtol=0, atol=1e-8)
+    torch.testing.assert_close(z, x @ m.T, rtol=0, atol=1e-8)
+    # The same density with time reversed: base at 0, data at 1.
+    log_p2, _ = ode_log_prob(lambda t, y: -_linear(t, y), x, 1.0, 0.0, 40,
+                             lambda z: std.log_prob(z).sum(-1))
+    torch.testing.assert_close(log_p2, truth.log_prob(x), rtol=0, atol=1e-8)
+
+
+def test_nfe_counts_velocity_evaluations() -> None:
+    calls = []
+
+    def v(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        return -x
+
+    for method in ("euler", "midpoint", "rk4"):
+        calls.clear()
+        odeint(v, torch.zeros(2, 2), 0.0, 1.0, 7, method)
+        assert len(calls) == nfe(method, 7)
+
+
 # --- bad arguments (format: tests/bad_arguments.py) --------------------------------
 
 _SPLINE = FlowConfig("spline", layers=2, hidden=8)
@@ -703,5 +777,18 @@ BAD_ARGUMENTS = [
             flow_digits.CONFIG, torch.zeros(10, 64), torch.zeros(10, 63)
         ),
         "train",
+    ),
+    BadArg(nfe, lambda: nfe("rk5", 10), "method"),
+    BadArg(odeint, lambda: odeint(_linear, torch.zeros(3, 2), 0.0, 1.0, 0), "steps"),
+    BadArg(odeint, lambda: odeint(_linear, torch.zeros(3), 0.0, 1.0, 4), "x"),
+    BadArg(
+        divergence,
+        lambda: divergence(lambda t, x: x[:, :1], torch.tensor(0.0), torch.zeros(3, 2)),
+        "velocity",
+    ),
+    BadArg(
+        ode_log_prob,
+        lambda: ode_log_prob(_linear, torch.zeros(3, 2), 1.0, 1.0, 4, lambda z: z[:, 0]),
+        "t_data",
     ),
 ]

@@ -1,9 +1,12 @@
 """The flows part: the layer interface and :class:`Flow` (:mod:`.base`), coupling
 layers (:mod:`.coupling`), rational-quadratic splines (:mod:`.splines`), masked
 autoregressive layers (:mod:`.maf`), architectures built from a configuration
-(:mod:`.build`) and flows on discrete data (:mod:`.dequantization`)."""
+(:mod:`.build`), flows on discrete data (:mod:`.dequantization`) and continuous flows,
+fixed-step ODE solvers with the exact instantaneous change of variables
+(:mod:`.continuous`)."""
 
 from .base import ActNorm, Flow, Permutation, Transform, check_dim, nll_loss
+from .continuous import ODE_METHODS, divergence, nfe, ode_log_prob, odeint
 from .build import FLOW_KINDS, FlowConfig, build_flow
 from .coupling import AffineCoupling, SplineCoupling, alternating_masks, check_mask
 from .dequantization import LogitTransform, build_dequantized_flow
@@ -29,4 +32,9 @@ __all__ = [
     "FLOW_KINDS",
     "LogitTransform",
     "build_dequantized_flow",
+    "ODE_METHODS",
+    "nfe",
+    "odeint",
+    "divergence",
+    "ode_log_prob",
 ]
