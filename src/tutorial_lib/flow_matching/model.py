@@ -1,0 +1,220 @@
+r"""The velocity network, the flow-matching loss, and the continuous flow it defines.
+
+A :class:`VelocityField` :math:`v_\theta(t, x)` is trained by regressing the
+conditional velocity of a path (:func:`cfm_loss`); the ODE
+:math:`\dot x = v_\theta(t, x)` from :math:`t = 0` (noise) to :math:`t = 1` (data) is
+then a flow. :class:`ContinuousFlow` samples by solving it forward and computes the
+exact log-density by solving it backward with the instantaneous change of variables
+:math:`\frac{d}{dt}\log p_t(x_t) = -\operatorname{tr}\frac{\partial v}{\partial x}`
+(Chen et al. 2018, arXiv:1806.07366; Grathwohl et al. 2019, arXiv:1810.01367), the
+trace computed exactly by autograd (:func:`~tutorial_lib.flows.ode_log_prob`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..flows import ODE_METHODS, Transform, nfe, ode_log_prob, odeint
+from ..nn import ACTIVATIONS, mlp
+from .paths import CondOTPath, GaussianPath, VPPath
+
+__all__ = [
+    "FMConfig",
+    "PATHS",
+    "VelocityField",
+    "build_path",
+    "cfm_loss",
+    "ContinuousFlow",
+    "standard_normal_log_prob",
+]
+
+#: Path names accepted by :class:`FMConfig`.
+PATHS = ("cond-ot", "vp")
+
+
+@dataclass(frozen=True)
+class FMConfig:
+    """A flow-matching model: the velocity network (``hidden`` units, ``depth``
+    hidden layers, ``activation``, ``freqs`` time frequencies), the probability path
+    (``path``, ``sigma_min`` of the cond-OT path) and the ODE solver used to sample and
+    to evaluate likelihoods (``method`` with ``steps`` fixed steps)."""
+
+    hidden: int = 128
+    depth: int = 3
+    activation: str = "gelu"
+    freqs: int = 3
+    path: str = "cond-ot"
+    sigma_min: float = 0.0
+    method: str = "rk4"
+    steps: int = 50
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "depth", "freqs", "steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {ACTIVATIONS}, got {self.activation!r}"
+            )
+        if self.path not in PATHS:
+            raise ValueError(f"path must be one of {PATHS}, got {self.path!r}")
+        if not 0 <= self.sigma_min < 1:
+            raise ValueError(f"sigma_min must be in [0, 1), got {self.sigma_min}")
+        if self.method not in ODE_METHODS:
+            raise ValueError(
+                f"method must be one of {ODE_METHODS}, got {self.method!r}"
+            )
+
+
+def build_path(config: FMConfig) -> GaussianPath:
+    """The path named by ``config.path``."""
+    if not isinstance(config, FMConfig):
+        raise ValueError(f"config must be an FMConfig, got {type(config).__name__}")
+    return CondOTPath(config.sigma_min) if config.path == "cond-ot" else VPPath()
+
+
+class VelocityField(nn.Module):
+    r""":math:`v_\theta(t, x)`: an MLP on :math:`x` and the time features
+    :math:`(\cos k\pi t, \sin k\pi t)_{k=1..F}` (the time embedding of ``zuko``'s CNF),
+    built by :func:`tutorial_lib.nn.mlp`."""
+
+    def __init__(
+        self,
+        dim: int,
+        hidden: int = 128,
+        depth: int = 3,
+        activation: str = "gelu",
+        freqs: int = 3,
+    ):
+        super().__init__()
+        if not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be an int >= 1, got {dim!r}")
+        if not isinstance(freqs, int) or freqs < 1:
+            raise ValueError(f"freqs must be an int >= 1, got {freqs!r}")
+        self.dim = dim
+        self.net = mlp(dim + 2 * freqs, dim, hidden, depth, activation)
+        self.register_buffer("freqs", torch.arange(1, freqs + 1) * math.pi)
+
+    @classmethod
+    def from_config(cls, config: FMConfig, dim: int) -> VelocityField:
+        """The network of ``config`` for ``dim`` features."""
+        if not isinstance(config, FMConfig):
+            raise ValueError(f"config must be an FMConfig, got {type(config).__name__}")
+        return cls(dim, config.hidden, config.depth, config.activation, config.freqs)
+
+    def forward(self, t: Tensor | float, x: Tensor) -> Tensor:
+        """Velocities ``(n, dim)`` at points ``x`` ``(n, dim)`` and time ``t`` (a
+        number, a 0-dim tensor, or one time per row)."""
+        if x.dim() != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"x must have shape (n, {self.dim}), got {tuple(x.shape)}")
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1, 1)
+        if t.shape[0] not in (1, x.shape[0]):
+            raise ValueError(f"t must be one time or one per row, got {t.shape[0]}")
+        angle = t.expand(x.shape[0], 1) * self.freqs  # (n, F)
+        return self.net(torch.cat([x, angle.cos(), angle.sin()], 1))
+
+
+def cfm_loss(
+    model: nn.Module,
+    x1: Tensor,
+    path: GaussianPath,
+    t: Tensor | None = None,
+    x0: Tensor | None = None,
+) -> Tensor:
+    r"""The conditional flow-matching loss
+    :math:`\mathbb E\,\|v_\theta(t, x_t) - u_t\|^2` on a batch of data ``x1``
+    ``(n, d)``, summed over coordinates and averaged over the batch. ``t`` ``(n,)``
+    (uniform on [0, 1]) and ``x0`` ``(n, d)`` (standard normal) are drawn from the
+    global generator on ``x1``'s device unless given."""
+    if not isinstance(x1, Tensor) or x1.dim() != 2 or x1.shape[0] == 0:
+        raise ValueError(f"x1 must be a non-empty (n, d) tensor, got {x1!r}")
+    if not isinstance(path, GaussianPath):
+        raise ValueError(f"path must be a GaussianPath, got {type(path).__name__}")
+    if t is None:
+        t = torch.rand(x1.shape[0], device=x1.device, dtype=x1.dtype)
+    if x0 is None:
+        x0 = torch.randn_like(x1)
+    xt = path.sample(x1, t, x0)
+    target = path.conditional_velocity(x1, t, x0)
+    return (model(t, xt) - target).pow(2).sum(1).mean()
+
+
+def standard_normal_log_prob(z: Tensor) -> Tensor:
+    r""":math:`\log\mathcal N(z; 0, I)` per row ``(n,)`` of ``z`` ``(n, d)``."""
+    if not isinstance(z, Tensor) or z.dim() != 2:
+        raise ValueError(f"z must be an (n, d) tensor, got {getattr(z, 'shape', z)}")
+    return -0.5 * z.pow(2).sum(1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
+
+
+class ContinuousFlow(nn.Module):
+    r"""The flow of a velocity field: noise at :math:`t = 0`, data at :math:`t = 1`,
+    an optional fixed ``preprocess`` :class:`~tutorial_lib.flows.Transform` between the
+    data and the ODE's space (its ``forward`` maps data to that space).
+
+    ``log_prob(x)`` solves the ODE from :math:`t = 1` back to :math:`t = 0` with the
+    exact divergence, ``sample(n, generator)`` solves it forward; both use ``method``
+    with ``steps`` fixed steps (change them with :meth:`with_solver`)."""
+
+    def __init__(
+        self,
+        velocity: nn.Module,
+        dim: int,
+        method: str = "rk4",
+        steps: int = 50,
+        preprocess: Transform | None = None,
+    ):
+        super().__init__()
+        if not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be an int >= 1, got {dim!r}")
+        if method not in ODE_METHODS:
+            raise ValueError(f"method must be one of {ODE_METHODS}, got {method!r}")
+        if not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+        if preprocess is not None and not isinstance(preprocess, Transform):
+            raise ValueError("preprocess must be None or a flows.Transform")
+        self.velocity, self.dim = velocity, dim
+        self.method, self.steps, self.preprocess = method, steps, preprocess
+
+    def with_solver(self, method: str, steps: int) -> ContinuousFlow:
+        """The same velocity field (shared, not copied) with another solver."""
+        return ContinuousFlow(self.velocity, self.dim, method, steps, self.preprocess)
+
+    @property
+    def nfe(self) -> int:
+        """Velocity evaluations per ODE solve."""
+        return nfe(self.method, self.steps)
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """Exact log-density ``(n,)`` of the flow at data points ``x`` ``(n, dim)``
+        (up to the ODE solver's error)."""
+        if x.dim() != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"x must have shape (n, {self.dim}), got {tuple(x.shape)}")
+        logdet = x.new_zeros(x.shape[0])
+        if self.preprocess is not None:
+            x, logdet = self.preprocess(x)
+        log_p, _ = ode_log_prob(
+            self.velocity,
+            x,
+            1.0,
+            0.0,
+            self.steps,
+            standard_normal_log_prob,
+            method=self.method,
+        )
+        return log_p + logdet
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` samples ``(n, dim)``: noise from ``generator`` (on the CPU) pushed
+        through the ODE from t = 0 to t = 1."""
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be an int >= 1, got {n!r}")
+        p = next(self.velocity.parameters())
+        z = torch.randn(n, self.dim, generator=generator, dtype=p.dtype).to(p.device)
+        x = odeint(self.velocity, z, 0.0, 1.0, self.steps, method=self.method)
+        return x if self.preprocess is None else self.preprocess.inverse(x)

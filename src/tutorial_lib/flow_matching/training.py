@@ -1,0 +1,37 @@
+r"""Training a velocity field by conditional flow matching with the book's one loop
+(:func:`tutorial_lib.train.fit`): minibatches of data, :func:`~.model.cfm_loss` with
+fresh times and noise from the global generator, Adam."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+from torch import Tensor, nn
+
+from ..train import History, TrainConfig, fit
+from .model import cfm_loss
+from .paths import GaussianPath
+
+__all__ = ["train_velocity"]
+
+
+def train_velocity(
+    model: nn.Module,
+    path: GaussianPath,
+    data: Tensor | Callable[[int, torch.Generator], Tensor],
+    config: TrainConfig,
+    *,
+    val_fn: Callable[[nn.Module], float] | None = None,
+    device: torch.device | str | None = None,
+) -> History:
+    """Minimise :func:`~.model.cfm_loss` of ``model`` on ``path`` with ``fit`` and
+    ``config``; ``data`` is a tensor of rows or a sampler ``(n, generator) -> (n, d)``
+    (as for ``fit``)."""
+    if not isinstance(path, GaussianPath):
+        raise ValueError(f"path must be a GaussianPath, got {type(path).__name__}")
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    return fit(model, partial(cfm_loss, path=path), data, config, val_fn=val_fn,
+               device=device)
