@@ -1,6 +1,6 @@
 """Tests of tutorial_lib.diffusion and of the diffusion chapter's recipes: the
-closed-form marginal against a simulated chain, the posterior against Bayes' rule by quadrature, the
-bound's terms against a direct Monte Carlo of the log-ratio, the discrete decoder's
+closed-form marginal against a simulated chain, the posterior against Bayes' rule by
+quadrature, the bound's terms against a direct Monte Carlo of the log-ratio, the discrete decoder's
 normalisation, Tweedie's formula and the probability-flow likelihood against Gaussian
 data's exact answers, the benchmark's quick mode, and the bad-argument rows.
 """

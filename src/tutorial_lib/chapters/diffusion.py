@@ -80,13 +80,13 @@ class DiffusionConfig:
 
     datasets: tuple[str, ...] = ("8gaussians", "moons")
     schedule_2d: LogSNRSchedule = LogSNRSchedule(6.0, -8.0)
-    hidden_2d: int = 256
+    hidden_2d: int = 128
     depth_2d: int = 3
     frequencies: int = 4
     train_2d: TrainConfig = TrainConfig(
-        steps=2000,
-        batch_size=256,
-        lr=2e-3,
+        steps=3000,
+        batch_size=512,
+        lr=3e-3,
         cosine=True,
         progress=False,
         desc="diffusion 2-D",
