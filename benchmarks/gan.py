@@ -69,10 +69,16 @@ def _published(dataset: str, method: str) -> tuple[str, float | None, float | No
     return modes.label, modes.value, hq.value
 
 
-def _rows_2d(
-    dataset: str, model: str, method: str, steps: int | None, seeds
-) -> list[dict]:
-    runs = [mc.run_2d(dataset, method, s, steps=steps) for s in seeds]
+def _run_2d_job(job: tuple) -> tuple:
+    """One training run of :func:`mode_collapse.run_2d`, single-threaded (a pool job)."""
+    dataset, method, seed, steps = job
+    torch.set_num_threads(1)
+    stats, seconds = mc.run_2d(dataset, method, seed, steps=steps)
+    return stats, seconds
+
+
+def _rows_2d(dataset: str, model: str, method: str, runs: list, seeds) -> list[dict]:
+    """The records of one row: ``runs`` are the ``(ModeStats, seconds)`` of the seeds."""
     sec = sum(t for _, t in runs) / len(runs)
     label, ref_modes, ref_hq = _published(dataset, method)
     values = {
@@ -100,18 +106,37 @@ def _rows_2d(
     return records
 
 
-def gan2d(quick: bool) -> list[dict]:
-    """The chapter's runs, the packed remedy and the ablation on both mixtures."""
+def gan2d(quick: bool, workers: int = 1) -> list[dict]:
+    """The chapter's runs, the packed remedy and the ablation on both mixtures.
+
+    ``workers > 1`` trains the runs in that many single-threaded processes (the same
+    runs and records; CPU seconds are still those of each run's own process)."""
     config = mc.CONFIG
     seeds = config.seeds[:1] if quick else config.seeds
-    records = []
+    rows = []  # (dataset, model, method, steps)
     for i, dataset in enumerate(mc.DATASETS):
         for method in ("GAN", "remedy", "remedy + PacGAN4"):
-            records += _rows_2d(dataset, method, method, 20 if quick else None, seeds)
+            rows.append((dataset, method, method, 20 if quick else None))
         short = 20 if quick else config.ablation_steps[i]
         for method in ("remedy", *(f"remedy without {c}" for c, _ in mc.CHANGES)):
             model = f"{method} ({short} steps, ablation)"
-            records += _rows_2d(dataset, model, method, short, seeds)
+            rows.append((dataset, model, method, short))
+    jobs = [(d, method, s, steps) for d, _, method, steps in rows for s in seeds]
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # the longest runs first, so that no long run is left alone at the end
+        jobs.sort(key=lambda j: -(j[3] or mc.gan_config(j[0], j[1]).steps))
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            results = dict(zip(jobs, pool.map(_run_2d_job, jobs), strict=True))
+    else:
+        results = {job: _run_2d_job(job) for job in jobs}
+    records = []
+    for dataset, model, method, steps in rows:
+        runs = [results[(dataset, method, s, steps)] for s in seeds]
+        records += _rows_2d(dataset, model, method, runs, seeds)
     return records
 
 
@@ -197,6 +222,27 @@ def gan_digits(quick: bool) -> list[dict]:
         row = dict(model=names[model], seconds=sec, seeds=list(seeds), **common)
         fds = [fd for fd, _, _ in runs]
         records += _mean_and_se(metric, fds, True, floor_label, floor, **row)
+        for seed, (fd, counts, seconds) in zip(seeds, runs, strict=True):
+            one = dict(row, model=f"{names[model]}, seed {seed}", seconds=seconds)
+            one["seeds"] = [seed]
+            records += [
+                make_record(
+                    metric=metric,
+                    value=fd,
+                    lower_is_better=True,
+                    reference=floor_label,
+                    reference_value=floor,
+                    **one,
+                ),
+                make_record(
+                    metric="fewest samples in one class",
+                    value=int(counts.min()),
+                    lower_is_better=False,
+                    reference="every class present",
+                    reference_value=1.0,
+                    **one,
+                ),
+            ]
         records += [
             make_record(
                 metric="fewest samples in one class (of the seeds)",

@@ -56,7 +56,7 @@ class GANDigitsConfig:
     """
 
     mlp: GANConfig = GANConfig(
-        steps=10000,
+        steps=6000,
         batch_size=64,
         latent_dim=16,
         hidden=256,

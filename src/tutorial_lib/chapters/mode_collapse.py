@@ -78,10 +78,11 @@ class ModeCollapseConfig:
     benchmark averages over ``seeds``.
     """
 
-    ring_plain: GANConfig = GANConfig(steps=8000)
-    grid_plain: GANConfig = GANConfig(steps=10000, out_scale=4.0)
+    ring_plain: GANConfig = GANConfig(steps=2000, batch_size=128)
+    grid_plain: GANConfig = GANConfig(steps=5000, batch_size=128, out_scale=4.0)
     ring_remedy: GANConfig = GANConfig(
-        steps=8000,
+        steps=2000,
+        batch_size=128,
         r1=0.01,
         r1_every=4,
         prior="uniform",
@@ -90,7 +91,8 @@ class ModeCollapseConfig:
         decay_fraction=0.6,
     )
     grid_remedy: GANConfig = GANConfig(
-        steps=10000,
+        steps=5000,
+        batch_size=128,
         r1=0.01,
         r1_every=4,
         prior="uniform",
@@ -99,7 +101,7 @@ class ModeCollapseConfig:
         lr_final=0.01,
         decay_fraction=0.5,
     )
-    ablation_steps: tuple[int, int] = (2000, 2500)
+    ablation_steps: tuple[int, int] = (600, 1000)
     n_eval: int = 2500
     eval_seed: int = 10_000
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
