@@ -15,6 +15,7 @@ distance of samples against the number of sampling steps.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -110,8 +111,8 @@ class DiffusionConfig:
     val_samples: int = 4
     elbo_samples: int = 16
     elbo_seed: int = 5
-    sample_steps: tuple[int, ...] = (5, 10, 25, 100)
-    n_samples: int = 400
+    sample_steps: tuple[int, ...] = (5, 20, 50)
+    n_samples: int = 300
     sample_seed: int = 1
     model_seed: int = 0
 
@@ -189,14 +190,18 @@ def _check_dataset(config: DiffusionConfig, dataset: str) -> int:
 
 
 def make_test_set(config: DiffusionConfig, dataset: str) -> flows_2d.TestSet:
-    """``config.n_test`` points of ``dataset`` (seed ``test_seed + i``) with their
-    exact log-densities."""
-    i = _check_dataset(config, dataset)
-    density = get_density(dataset)
-    x = density.sample(
-        config.n_test, torch.Generator().manual_seed(config.test_seed + i)
+    """``config.n_test`` points of ``dataset`` (seed ``test_seed + i``, ``i`` its
+    position in ``config.datasets``) with their exact log-densities: the flows
+    chapter's :func:`~tutorial_lib.chapters.flows_2d.make_test_set` with this
+    chapter's datasets, size and seed."""
+    _check_dataset(config, dataset)
+    test_config = dataclasses.replace(
+        flows_2d.CONFIG,
+        datasets=config.datasets,
+        n_test=config.n_test,
+        test_seed=config.test_seed,
     )
-    return flows_2d.TestSet(density, x, density.log_prob(x).double())
+    return flows_2d.make_test_set(test_config, dataset)
 
 
 def build_denoiser_2d(config: DiffusionConfig) -> MLPDenoiser:

@@ -91,7 +91,10 @@ class DiscreteDenoiser(nn.Module):
     :math:`\hat\epsilon = (z - \alpha\hat x)/\sigma`. ``prior_logits`` ``(dim,
     levels)`` initialises :math:`b` (for example the log-frequencies of the training
     pixels); the network :math:`f_\theta` sees :math:`z`, the independent-pixel
-    estimate of :math:`x` and :math:`\phi(\lambda)`, and starts at zero."""
+    estimate of :math:`x` and :math:`\phi(\lambda)`, and starts at zero: an MLP of
+    ``depth`` layers of ``hidden`` units (with ``dropout``), or, when ``shape`` ``(H,
+    W)`` is given, ``depth`` residual 3x3 convolutions of ``hidden`` channels over the
+    image with :math:`z`, the estimate and the broadcast features as channels."""
 
     def __init__(
         self,
