@@ -82,7 +82,7 @@ class DiffusionConfig:
     datasets: tuple[str, ...] = ("8gaussians", "moons")
     schedule_2d: LogSNRSchedule = LogSNRSchedule(6.0, -8.0)
     hidden_2d: int = 128
-    depth_2d: int = 3
+    depth_2d: int = 4
     frequencies: int = 4
     train_2d: TrainConfig = TrainConfig(
         steps=3000,
