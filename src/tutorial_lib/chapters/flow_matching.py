@@ -91,13 +91,13 @@ class FlowMatchingConfig:
     train2d: TrainConfig = TrainConfig(
         steps=2000,
         batch_size=512,
-        lr=2e-3,
+        lr=1e-2,
         cosine=True,
         progress=False,
         desc="flow matching 2-D",
     )
-    long_steps: int = 8000
-    n_test: int = 2_000
+    long_steps: int = 7000
+    n_test: int = 1_500
     test_seed: int = 300
     model_seed: int = 0
     digits: FMConfig = FMConfig(hidden=512, depth=3, method="midpoint", steps=10)
