@@ -7,13 +7,14 @@ ablation (the remedy, then the remedy with each of its four changes removed, at 
 shorter ablation budget, stated in the model name). Metrics of DESIGN.md (2,500 samples,
 3-sigma high quality): modes captured, % high-quality samples and KL(mode histogram ||
 uniform), as mean and standard error, plus CPU seconds per run, beside the published
-numbers of ``tutorial_lib.references``.
+numbers of ``tutorial_lib.references``. ``gan2d(quick, workers=k)`` trains the runs in
+``k`` single-threaded processes (the same records; the command line runs one process).
 
 ``gan_digits``: the chapter's fully connected GAN and the convolutional GAN with a
 spectrally normalised discriminator, over the seeds of
 ``tutorial_lib.chapters.gan_digits.CONFIG``: Fréchet distance to the test split in the
-chapter's classifier features (mean and standard error), the smallest class count of
-the samples, CPU seconds of training; beside the train-vs-test floor, independent
+chapter's classifier features (mean and standard error, and per seed), the smallest
+class count of the samples, CPU seconds of training; beside the train-vs-test floor, independent
 pixels, and the samples of the VAE part's and the flow part's digits models.
 """
 
@@ -70,7 +71,7 @@ def _published(dataset: str, method: str) -> tuple[str, float | None, float | No
 
 
 def _run_2d_job(job: tuple) -> tuple:
-    """One training run of :func:`mode_collapse.run_2d`, single-threaded (a pool job)."""
+    """One run of :func:`mode_collapse.run_2d`, single-threaded (a pool job)."""
     dataset, method, seed, steps = job
     torch.set_num_threads(1)
     stats, seconds = mc.run_2d(dataset, method, seed, steps=steps)
@@ -78,7 +79,7 @@ def _run_2d_job(job: tuple) -> tuple:
 
 
 def _rows_2d(dataset: str, model: str, method: str, runs: list, seeds) -> list[dict]:
-    """The records of one row: ``runs`` are the ``(ModeStats, seconds)`` of the seeds."""
+    """The records of one row; ``runs``: the ``(ModeStats, seconds)`` of the seeds."""
     sec = sum(t for _, t in runs) / len(runs)
     label, ref_modes, ref_hq = _published(dataset, method)
     values = {

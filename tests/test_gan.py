@@ -418,6 +418,25 @@ def test_benchmark_quick_runs():
     assert fd and all(r["value"] >= 0 for r in fd)
 
 
+def test_gan2d_in_worker_processes_gives_the_same_records():
+    # the suite's runs trained in two spawned single-threaded processes give exactly
+    # the values of the runs trained in this process (only the CPU seconds differ)
+    import importlib
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    gan2d = importlib.import_module("benchmarks.gan").SUITES["gan2d"]
+
+    def values(records):  # repr: a 20-step run's KL may be NaN, and NaN != NaN
+        return [(r["task"], r["model"], r["metric"], repr(r["value"])) for r in records
+                if "seconds" not in r["metric"]]
+
+    assert values(gan2d(True, workers=2)) == values(gan2d(True))
+
+
 def _tiny_gan() -> tuple[torch.nn.Module, torch.nn.Module]:
     return gan.GANConfig(hidden=4, layers=1).build()
 
