@@ -18,6 +18,7 @@ from tutorial_lib.data import (
     GaussianMixture2D,
     LinearDataConfig,
     LinearGaussian,
+    check_density_names,
     dequantize,
     dequantized_sampler,
     gauss_legendre,
@@ -202,6 +203,12 @@ _MEANS = torch.zeros(2, 2)
 
 BAD_ARGUMENTS = [
     BadArg(get_density, lambda: get_density("swissroll"), "name"),
+    BadArg(
+        check_density_names,
+        lambda: check_density_names(("moons", "swissroll")),
+        "datasets",
+    ),
+    BadArg(check_density_names, lambda: check_density_names([], field="sets"), "sets"),
     BadArg(Density2D.sample, lambda: get_density("moons").sample(0), "n"),
     BadArg(
         Density2D.log_prob,

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
-from ..data import DENSITY_NAMES, get_density
+from ..data import check_density_names, get_density
 from ..data.digits import DigitsSplit, LEVELS
 from ..diffusion import (
     DiscreteDenoiser,
@@ -117,13 +117,7 @@ class DiffusionConfig:
     model_seed: int = 0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.datasets, tuple) or not self.datasets:
-            raise ValueError(
-                f"datasets must be a non-empty tuple, got {self.datasets!r}"
-            )
-        for name in self.datasets:
-            if name not in DENSITY_NAMES:
-                raise ValueError(f"datasets: {name!r} is not one of {DENSITY_NAMES}")
+        check_density_names(self.datasets)
         for name in ("schedule_2d", "schedule_digits"):
             if not isinstance(getattr(self, name), LogSNRSchedule):
                 raise ValueError(f"{name} must be a LogSNRSchedule")

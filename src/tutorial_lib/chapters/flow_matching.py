@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..data import DENSITY_NAMES, dequantize, get_density
+from ..data import check_density_names, dequantize, get_density
 from ..data.digits import DigitsSplit
 from ..flow_matching import (
     ContinuousFlow,
@@ -125,13 +125,7 @@ class FlowMatchingConfig:
     sample_seed: int = 11
 
     def __post_init__(self) -> None:
-        if not isinstance(self.datasets, tuple) or not self.datasets:
-            raise ValueError(
-                f"datasets must be a non-empty tuple, got {self.datasets!r}"
-            )
-        for name in self.datasets:
-            if name not in DENSITY_NAMES:
-                raise ValueError(f"datasets: {name!r} is not one of {DENSITY_NAMES}")
+        check_density_names(self.datasets)
         for name in ("model2d", "digits"):
             if not isinstance(getattr(self, name), FMConfig):
                 raise ValueError(

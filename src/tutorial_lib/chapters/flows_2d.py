@@ -17,7 +17,7 @@ from types import MappingProxyType
 import torch
 from torch import Tensor
 
-from ..data import DENSITY_NAMES, get_density
+from ..data import check_density_names, get_density
 from ..data.density import Density2D
 from ..flows import Flow, FlowConfig, build_flow, nll_loss
 from ..train import History, TrainConfig, fit
@@ -62,13 +62,7 @@ class Flows2DConfig:
     long_steps: int = 3_000
 
     def __post_init__(self) -> None:
-        if not isinstance(self.datasets, tuple) or not self.datasets:
-            raise ValueError(
-                f"datasets must be a non-empty tuple, got {self.datasets!r}"
-            )
-        for name in self.datasets:
-            if name not in DENSITY_NAMES:
-                raise ValueError(f"datasets: {name!r} is not one of {DENSITY_NAMES}")
+        check_density_names(self.datasets)
         for field in ("realnvp", "maf", "spline"):
             value = getattr(self, field)
             if not isinstance(value, FlowConfig) or value.kind != field:

@@ -21,7 +21,7 @@ from .digits import (
     to_unit,
 )
 from .linear_gaussian import LinearDataConfig, LinearGaussian, make_linear_gaussian_data
-from .toy2d import DENSITY_NAMES, get_density
+from .toy2d import DENSITY_NAMES, check_density_names, get_density
 
 __all__ = [
     "Density2D",
@@ -29,6 +29,7 @@ __all__ = [
     "gauss_legendre",
     "DENSITY_NAMES",
     "get_density",
+    "check_density_names",
     "DigitsSplit",
     "load_digits_split",
     "LEVELS",

@@ -29,7 +29,7 @@ from .density import LOG2PI as _LOG2PI
 from .density import Density2D, GaussianMixture2D, _rand, _randint, _randn
 from .density import gauss_legendre as _gauss_legendre
 
-__all__ = ["DENSITY_NAMES", "get_density"]
+__all__ = ["DENSITY_NAMES", "get_density", "check_density_names"]
 
 
 def _log_ring(rho: Tensor, radius: float, sigma: float) -> Tensor:
@@ -279,3 +279,14 @@ def get_density(name: str) -> Density2D:
         valid = ", ".join(DENSITY_NAMES)
         raise ValueError(f"name must be one of {valid}; got {name!r}")
     return _REGISTRY[name]()
+
+
+def check_density_names(datasets: tuple[str, ...], field: str = "datasets") -> None:
+    """Raise ``ValueError`` naming ``field`` unless ``datasets`` is a non-empty tuple of
+    names from :data:`DENSITY_NAMES` (the check of every chapter configuration that
+    lists 2-D densities)."""
+    if not isinstance(datasets, tuple) or not datasets:
+        raise ValueError(f"{field} must be a non-empty tuple, got {datasets!r}")
+    for name in datasets:
+        if name not in DENSITY_NAMES:
+            raise ValueError(f"{field}: {name!r} is not one of {DENSITY_NAMES}")
