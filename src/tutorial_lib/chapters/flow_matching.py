@@ -96,7 +96,7 @@ class FlowMatchingConfig:
         progress=False,
         desc="flow matching 2-D",
     )
-    long_steps: int = 7000
+    long_steps: int = 9500
     n_test: int = 1_500
     test_seed: int = 300
     model_seed: int = 0
