@@ -64,6 +64,15 @@ def _check_points(x: Tensor, name: str) -> Tensor:
     return x
 
 
+def _check_pair(x1: Tensor, t: Tensor | float, x0: Tensor) -> Tensor:
+    """Check a (data, noise) pair of equal shapes ``(n, d)``; return ``t`` as
+    :func:`_check_t` does."""
+    _check_points(x1, "x1")
+    if not isinstance(x0, Tensor) or x0.shape != x1.shape:
+        raise ValueError(f"x0 must have the shape of x1, {tuple(x1.shape)}")
+    return _check_t(t, x1)
+
+
 class GaussianPath:
     r"""A Gaussian path :math:`x_t = \alpha_t x_1 + \sigma_t x_0`; subclasses define
     :meth:`alpha`, :meth:`sigma` and their time derivatives :meth:`d_alpha`,
@@ -86,10 +95,7 @@ class GaussianPath:
     def sample(self, x1: Tensor, t: Tensor | float, x0: Tensor) -> Tensor:
         r""":math:`x_t = \alpha_t x_1 + \sigma_t x_0` for data ``x1`` and noise ``x0``
         ``(n, d)``."""
-        _check_points(x1, "x1")
-        if not isinstance(x0, Tensor) or x0.shape != x1.shape:
-            raise ValueError(f"x0 must have the shape of x1, {tuple(x1.shape)}")
-        t = _check_t(t, x1)
+        t = _check_pair(x1, t, x0)
         return self.alpha(t) * x1 + self.sigma(t) * x0
 
     def conditional_velocity(
@@ -97,10 +103,7 @@ class GaussianPath:
     ) -> Tensor:
         r"""The velocity along one pair, :math:`u_t = \dot\alpha_t x_1 +
         \dot\sigma_t x_0` ``(n, d)``: the regression target of flow matching."""
-        _check_points(x1, "x1")
-        if not isinstance(x0, Tensor) or x0.shape != x1.shape:
-            raise ValueError(f"x0 must have the shape of x1, {tuple(x1.shape)}")
-        t = _check_t(t, x1)
+        t = _check_pair(x1, t, x0)
         return self.d_alpha(t) * x1 + self.d_sigma(t) * x0
 
     def velocity_from_score(
