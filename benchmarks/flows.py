@@ -13,60 +13,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from functools import partial
 
 import torch
 
 from benchmarks import make_record
 from tutorial_lib import count_parameters
 from tutorial_lib.chapters import flow_digits, flows_2d
+from tutorial_lib.chapters.road_ahead import zuko_nsf
 from tutorial_lib.data import load_digits_split
-from tutorial_lib.flows import FlowConfig, nll_loss
+from tutorial_lib.flows import nll_loss
 from tutorial_lib.metrics import bits_per_dim
 from tutorial_lib.references import ref
 from tutorial_lib.train import fit
-
-
-class ZukoFlow(torch.nn.Module):
-    """A ``zuko`` lazy flow with the ``log_prob`` of
-    :class:`~tutorial_lib.flows.Flow`."""
-
-    def __init__(self, flow: torch.nn.Module):
-        super().__init__()
-        self.flow = flow
-
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        return self.flow().log_prob(x)
-
-
-def zuko_nsf(spline: FlowConfig | None, features: int = 2) -> ZukoFlow:
-    """zuko's NSF at the size of ``spline`` (transforms = layers, same bins, ``depth``
-    hidden layers of ``hidden`` units, splines on ``[-bound, bound]``), or at zuko's
-    defaults (3 transforms, 8 bins, (64, 64), bound 5) when ``spline`` is None.
-
-    Two differences remain, both zuko's design: its spline's end slopes are fixed to 1
-    (ours are learned), and in 2-D its autoregressive layer transforms both coordinates
-    (the first with constant parameters) where our coupling copies one.
-    """
-    import zuko
-    from zuko.transforms import MonotonicRQSTransform
-
-    if spline is None:
-        return ZukoFlow(zuko.flows.NSF(features))
-    if spline.kind != "spline":
-        raise ValueError(
-            f"spline must be a FlowConfig of kind 'spline', got {spline.kind!r}"
-        )
-    univariate = partial(MonotonicRQSTransform, bound=spline.bound)
-    bins = spline.bins
-    flow = zuko.flows.MAF(
-        features,
-        transforms=spline.layers,
-        univariate=univariate,
-        shapes=[(bins,), (bins,), (bins - 1,)],
-        hidden_features=(spline.hidden,) * spline.depth,
-    )
-    return ZukoFlow(flow)
 
 
 def _record(

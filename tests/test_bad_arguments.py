@@ -36,6 +36,8 @@ EXEMPT: dict[str, str] = {
     "tutorial_lib.metrics.modes.ModeStats": "a frozen result record, built only by mode_metrics",
     "tutorial_lib.data.digits.load_digits_split": "takes no arguments",
     "tutorial_lib.utils.in_book_build": "takes no arguments",
+    "tutorial_lib.chapters.road_ahead.GMMFits": "a frozen result record, built only by fit_mixtures",
+    "tutorial_lib.chapters.road_ahead.SolverRow": "a frozen result record, built only by solver_comparison",
 }
 
 
