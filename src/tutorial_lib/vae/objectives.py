@@ -88,7 +88,10 @@ def elbo(model: VAE, x: Tensor, beta: float = 1.0, n_samples: int = 1) -> ElboTe
 
     :math:`\frac1S \sum_s \log p_\theta(x\mid \mu + \sigma\odot\varepsilon_s)
     - \beta\,\mathrm{KL}(q_\phi(z\mid x)\,\|\,p(z))`, with the KL in closed form through
-    ``torch.distributions.kl_divergence``. ``beta = 1`` gives the true ELBO; β-VAE
+    ``torch.distributions.kl_divergence``, or, for a prior without one (a flow prior,
+    :mod:`.flow_prior`), estimated at the same draws as
+    :math:`\frac1S \sum_s [\log q_\phi(z_s\mid x) - \log p(z_s)]`, which is unbiased.
+    ``beta = 1`` gives the true ELBO; β-VAE
     (Higgins et al. 2017) uses other values. Returns :class:`ElboTerms` of shape
     ``(B,)``; the ``S`` draws of :math:`\varepsilon` come from the global torch state.
     """
@@ -100,7 +103,11 @@ def elbo(model: VAE, x: Tensor, beta: float = 1.0, n_samples: int = 1) -> ElboTe
     q = model.posterior(x)
     z = q.rsample((n_samples,))  # (S, B, latent), differentiable in the encoder
     rec = model.likelihood(z).log_prob(x).mean(0)  # (B,)
-    kl = kl_divergence(q, model.prior().expand(q.batch_shape))  # (B,), closed form
+    prior = model.prior()
+    try:
+        kl = kl_divergence(q, prior.expand(q.batch_shape))  # (B,), closed form
+    except NotImplementedError:  # no closed form (a flow prior): Monte Carlo, same z
+        kl = (q.log_prob(z) - prior.log_prob(z)).mean(0)  # (B,)
     return ElboTerms(rec - beta * kl, rec, kl)
 
 
