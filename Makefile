@@ -13,11 +13,14 @@ TORCH_INDEX ?=
 # Small models run fastest single-threaded, and `make test` runs two notebooks at a time.
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
+# Trained models that the side-by-side chapter compares (state_dicts, keyed by configuration
+# and library source; see tutorial_lib.cache). `make cache` trains the missing ones.
+export TUTORIAL_CACHE ?= $(CURDIR)/.cache
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 READER_PIP := $(READER)/bin/python -m pip --quiet --disable-pip-version-check
 LIBRARY := pyproject.toml $(shell find src -name '*.py')
 
-.PHONY: book test bench clean env reader
+.PHONY: book test bench clean env reader cache
 
 env: $(VENV)/.installed
 
@@ -42,10 +45,14 @@ $(READER)/.installed: $(LIBRARY) book/intro/why_generative.ipynb $(VENV)/.instal
 	rm -rf build
 	touch $@
 
-book: $(VENV)/.installed
+# the side-by-side chapter's models, trained by their chapters' recipes where missing
+cache: $(VENV)/.installed
+	$(BIN)/python -m tutorial_lib.chapters.side_by_side
+
+book: $(VENV)/.installed cache
 	TUTORIAL_BOOK_BUILD=1 $(BIN)/jupyter-book build . -W -n --keep-going
 
-test: $(VENV)/.installed $(READER)/.installed
+test: $(VENV)/.installed $(READER)/.installed cache
 	$(BIN)/python -m pytest --nbval-kernel-name $(READER_KERNEL)
 
 bench: $(VENV)/.installed
@@ -53,4 +60,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks all --out bench-results.json
 
 clean:
-	rm -rf _build build
+	rm -rf _build build .cache

@@ -31,7 +31,7 @@ def test_farthest_points_start_one_point_in_every_mode():
     starts = farthest_points(x, 8)
     nearest = torch.cdist(starts, density.means.to(starts)).argmin(1)
     assert sorted(nearest.tolist()) == list(range(8))
-    # the traversal's defining property: each new point is the farthest from those before
+    # the traversal's defining property: each new point is the farthest from the others
     for i in range(1, 8):
         d = torch.cdist(x, starts[:i]).min(1).values
         assert torch.isclose(d.max(), torch.cdist(starts[i : i + 1], starts[:i]).min())
@@ -39,7 +39,9 @@ def test_farthest_points_start_one_point_in_every_mode():
 
 def test_gradient_mixture_from_farthest_starts_matches_em():
     config = dataclasses.replace(
-        CONFIG, n_train=1000, n_test=2000,
+        CONFIG,
+        n_train=1000,
+        n_test=2000,
         sgd=dataclasses.replace(CONFIG.sgd, steps=400, batch_size=1000),
     )
     fits = fit_mixtures(config)
@@ -70,10 +72,14 @@ def test_solvers_approach_the_exact_log_density():
     )
     rows = solver_comparison(config)
     adaptive, fixed = rows[:2], rows[2:]
-    assert adaptive[0].max_error > adaptive[1].max_error and adaptive[1].max_error < 1e-5
+    assert (
+        adaptive[0].max_error > adaptive[1].max_error and adaptive[1].max_error < 1e-5
+    )
     assert adaptive[0].nfe < adaptive[1].nfe
     assert fixed[0].max_error > fixed[1].max_error and fixed[1].nfe == 160
-    assert all(math.isfinite(r.mean_error) and r.mean_error <= r.max_error for r in rows)
+    assert all(
+        math.isfinite(r.mean_error) and r.mean_error <= r.max_error for r in rows
+    )
 
 
 @pytest.mark.parametrize("name", ["components", "ode_points"])
@@ -83,8 +89,12 @@ def test_config_rejects_bad_counts(name):
 
 
 BAD_ARGUMENTS = [
-    BadArg(RoadAheadConfig, lambda: RoadAheadConfig(gmm_dataset="moons"), "gmm_dataset"),
-    BadArg(RoadAheadConfig, lambda: RoadAheadConfig(zuko_dataset="ring"), "zuko_dataset"),
+    BadArg(
+        RoadAheadConfig, lambda: RoadAheadConfig(gmm_dataset="moons"), "gmm_dataset"
+    ),
+    BadArg(
+        RoadAheadConfig, lambda: RoadAheadConfig(zuko_dataset="ring"), "zuko_dataset"
+    ),
     BadArg(RoadAheadConfig, lambda: RoadAheadConfig(tolerances=(2.0,)), "tolerances"),
     BadArg(RoadAheadConfig, lambda: RoadAheadConfig(rk4_steps=(0,)), "rk4_steps"),
     BadArg(farthest_points, lambda: farthest_points(torch.zeros(3, 2), 0), "k"),

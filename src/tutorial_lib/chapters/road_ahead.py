@@ -86,7 +86,11 @@ class RoadAheadConfig:
     data_seed: int = 40
     model_seed: int = 0
     sgd: TrainConfig = TrainConfig(
-        steps=800, batch_size=2_000, lr=3e-2, cosine=True, progress=False,
+        steps=800,
+        batch_size=2_000,
+        lr=3e-2,
+        cosine=True,
+        progress=False,
         desc="mixture by gradient",
     )
     zuko_dataset: str = "moons"
@@ -104,16 +108,23 @@ class RoadAheadConfig:
                 f"zuko_dataset must be one of {flows_2d.CONFIG.datasets}, "
                 f"got {self.zuko_dataset!r}"
             )
-        for name, low in (("components", 1), ("n_train", 2), ("n_test", 2),
-                          ("data_seed", 0), ("model_seed", 0), ("ode_points", 2)):
+        for name, low in (
+            ("components", 1),
+            ("n_train", 2),
+            ("n_test", 2),
+            ("data_seed", 0),
+            ("model_seed", 0),
+            ("ode_points", 2),
+        ):
             _check_int(name, getattr(self, name), low)
         if not isinstance(self.sgd, TrainConfig):
             raise ValueError(f"sgd must be a TrainConfig, got {self.sgd!r}")
         if not self.tolerances or not all(
             isinstance(t, float) and 0 < t < 1 for t in self.tolerances
         ):
-            raise ValueError(f"tolerances must be floats in (0, 1), got "
-                             f"{self.tolerances!r}")
+            raise ValueError(
+                f"tolerances must be floats in (0, 1), got " f"{self.tolerances!r}"
+            )
         if not self.rk4_steps or not all(
             isinstance(s, int) and s >= 1 for s in self.rk4_steps
         ):
@@ -196,8 +207,9 @@ def fit_mixtures(config: RoadAheadConfig = CONFIG) -> GMMFits:
     density = get_density(config.gmm_dataset)
     g = torch.Generator().manual_seed(config.data_seed)
     train = density.sample(config.n_train, g)
-    test = density.sample(config.n_test, torch.Generator().manual_seed(
-        config.data_seed + 1))
+    test = density.sample(
+        config.n_test, torch.Generator().manual_seed(config.data_seed + 1)
+    )
     log_p = density.log_prob(test)
     em = fit_gmm(train, config.components)
     torch.manual_seed(config.model_seed)
@@ -287,8 +299,9 @@ def train_zuko_nsf(
     density = get_density(config.zuko_dataset)
     torch.manual_seed(flows.model_seed)
     flow = zuko_nsf(flows.spline)
-    history = fit(flow, nll_loss, lambda n, g: density.sample(n, g).float(),
-                  flows.train)
+    history = fit(
+        flow, nll_loss, lambda n, g: density.sample(n, g).float(), flows.train
+    )
     return flow.cpu().eval(), history
 
 
@@ -336,20 +349,35 @@ def solver_comparison(config: RoadAheadConfig = CONFIG) -> list[SolverRow]:
         times = torch.tensor([1.0, 0.0], dtype=torch.float64)
         zero = torch.zeros(len(x), dtype=torch.float64)
         with torch.no_grad():
-            z, integral = odeint(rhs, (x, zero), times, method="dopri5", rtol=tol,
-                                 atol=tol)
+            z, integral = odeint(
+                rhs, (x, zero), times, method="dopri5", rtol=tol, atol=tol
+            )
         err = (base.log_prob(z[-1]) + integral[-1] - exact).abs()
-        rows.append(SolverRow("dopri5 (torchdiffeq)", f"tol {tol:g}", calls[0],
-                              float(err.max()), float(err.mean())))
+        rows.append(
+            SolverRow(
+                "dopri5 (torchdiffeq)",
+                f"tol {tol:g}",
+                calls[0],
+                float(err.max()),
+                float(err.mean()),
+            )
+        )
     for steps in config.rk4_steps:
         log_q, _ = ode_log_prob(velocity, x, 1.0, 0.0, steps, base.log_prob, "rk4")
         err = (log_q - exact).abs()
-        rows.append(SolverRow("RK4 (the book)", f"{steps} steps", 4 * steps,
-                              float(err.max()), float(err.mean())))
+        rows.append(
+            SolverRow(
+                "RK4 (the book)",
+                f"{steps} steps",
+                4 * steps,
+                float(err.max()),
+                float(err.mean()),
+            )
+        )
     return rows
 
 
-def _velocity(t: Tensor, x: Tensor, path: CondOTPath, means: Tensor,
-              std: float) -> Tensor:
+def _velocity(
+    t: Tensor, x: Tensor, path: CondOTPath, means: Tensor, std: float
+) -> Tensor:
     return mixture_velocity(path, t, x, means, std)
-
