@@ -6,8 +6,11 @@ same VAE with the flow prior of ``hybrid.CONFIG``, trained with the same seed an
 evaluated with the digits chapter's evaluation (test NLL importance-weighted with
 k = 1000, its standard error over images, test -ELBO and its KL term); the same VAE
 trained with ``hybrid.train_hybrid_vae(prior="normal")`` (the identity flow, a Monte
-Carlo KL) is the control that isolates the prior. The reference of every row is the
-plain VAE's value, and the limit of the issue (90 nats) is a row of its own.
+Carlo KL) is the control that isolates the prior. A longer run (:data:`LONGER`: dropout
+0.4, 1,500 steps on the importance-weighted bound with k = 5, selection on the
+importance-weighted validation NLL with k = 50) is an extra pair of rows, flow prior and
+identity-flow control, whose model names state the budget. The reference of every row is
+the plain VAE's value, and the issue's target (90 nats) is a row of its own.
 
 ``quick=True`` shrinks every configuration with ``dataclasses.replace`` (a few steps,
 small k, a test subset) so that a unit test can execute the code.
@@ -27,13 +30,21 @@ from tutorial_lib.utils import get_device, set_threads
 NATS = "(nats/image)"
 #: The issue's target for the hybrid (nats per image, importance-weighted test NLL).
 TARGET = 90.0
+#: The longer run: regularised, trained longer on the importance-weighted bound.
+LONGER = dataclasses.replace(
+    hybrid.CONFIG,
+    model=dataclasses.replace(hybrid.CONFIG.model, dropout=0.4),
+    train=dataclasses.replace(hybrid.CONFIG.train, steps=1500),
+    train_k=5,
+    val_k=50,
+)
 
 
 def _digits(quick: bool) -> list[dict]:
     device = get_device()
     d = load_digits_split()
     x_train, x_val, x_test = (t.to(device) for t in (d.train, d.val, d.test))
-    plain_config, config = vae_digits.CONFIG, hybrid.CONFIG
+    plain_config, config, longer = vae_digits.CONFIG, hybrid.CONFIG, LONGER
     if quick:
         train = dataclasses.replace(
             plain_config.train, steps=20, val_every=10, progress=False
@@ -44,13 +55,22 @@ def _digits(quick: bool) -> list[dict]:
         config = dataclasses.replace(
             config, train=train, evaluation=plain_config, warmup=min(config.warmup, 5)
         )
+        longer = dataclasses.replace(
+            longer, train=dataclasses.replace(train, steps=10), evaluation=plain_config,
+            val_k=3,
+        )
         x_test = x_test[:50]
     seed = config.seed
     plain, history = vae_digits.train_digits_vae(x_train, x_val, plain_config, seed=seed)
     runs = {"VAE, N(0, I) prior (vae_digits.CONFIG)": (plain, history.seconds)}
-    for prior, name in (("flow", "VAE + flow prior (hybrid.CONFIG)"),
-                        ("normal", "control: hybrid.CONFIG with the identity flow")):
-        model, history = hybrid.train_hybrid_vae(x_train, x_val, config, prior, seed)
+    budget = "dropout 0.4, 1500 steps, IWAE k=5, IW validation k=50"
+    for cfg, prior, name in (
+        (config, "flow", "VAE + flow prior (hybrid.CONFIG)"),
+        (config, "normal", "control: hybrid.CONFIG with the identity flow"),
+        (longer, "flow", f"VAE + flow prior, longer run ({budget})"),
+        (longer, "normal", f"control: identity flow, longer run ({budget})"),
+    ):
+        model, history = hybrid.train_hybrid_vae(x_train, x_val, cfg, prior, seed)
         runs[name] = (model, history.seconds)
     results = {
         name: (vae_digits.evaluate_digits_vae(m, x_val, x_test, config.evaluation), s)
@@ -74,13 +94,13 @@ def _digits(quick: bool) -> list[dict]:
                 value=getattr(result, field), lower_is_better=field != "nll_se",
                 reference=f"{plain_name}, same seed", reference_value=getattr(
                     base, field), seconds=seconds, seeds=[seed]))
-    hybrid_name = list(results)[1]
-    records.append(make_record(
-        suite="hybrid", task="digits", model=hybrid_name,
-        metric=f"test NLL, importance-weighted k={k} {NATS}",
-        value=results[hybrid_name][0].nll, lower_is_better=True,
-        reference="target of the hybrid chapter's issue", reference_value=TARGET,
-        seconds=results[hybrid_name][1], seeds=[seed]))
+    for hybrid_name in (list(results)[1], list(results)[3]):
+        records.append(make_record(
+            suite="hybrid", task="digits", model=hybrid_name,
+            metric=f"test NLL, importance-weighted k={k} {NATS}",
+            value=results[hybrid_name][0].nll, lower_is_better=True,
+            reference="target of the hybrid chapter's issue", reference_value=TARGET,
+            seconds=results[hybrid_name][1], seeds=[seed]))
     return records
 
 

@@ -196,6 +196,9 @@ def test_train_hybrid_vae_runs_and_is_reproducible():
         assert torch.equal(a, b)
     normal, _ = hybrid.train_hybrid_vae(x[:30], x[30:], config, prior="normal")
     assert len(normal.prior_flow.layers) == 0
+    iw_config = dataclasses.replace(config, train_k=3, val_k=4)
+    iw_model, iw_history = hybrid.train_hybrid_vae(x[:30], x[30:], iw_config)
+    assert iw_history.best_step is not None and math.isfinite(iw_history.val[-1][1])
     result = vae_digits.evaluate_digits_vae(
         model, x[30:], x[30:],
         dataclasses.replace(config.evaluation, k=5, elbo_samples=2),
@@ -210,7 +213,7 @@ def test_benchmark_quick_mode_runs():
     bench = importlib.import_module("benchmarks.hybrid")
     keys = set(importlib.import_module("benchmarks").RECORD_KEYS)
     records = bench.run(quick=True)
-    assert len(records) >= 4
+    assert len(records) == 5 * 5 + 2  # five models, five metrics, two target rows
     for r in records:
         assert set(r) == keys and r["suite"] == "hybrid"
         assert math.isfinite(r["value"]) and r["seconds"] >= 0
@@ -235,6 +238,8 @@ BAD_ARGUMENTS = [
            lambda: hybrid.HybridConfig(evaluation=None), "evaluation"),
     BadArg(hybrid.HybridConfig, lambda: hybrid.HybridConfig(val_samples=0),
            "val_samples"),
+    BadArg(hybrid.HybridConfig, lambda: hybrid.HybridConfig(train_k=0), "train_k"),
+    BadArg(hybrid.HybridConfig, lambda: hybrid.HybridConfig(val_k=-1), "val_k"),
     BadArg(hybrid.train_hybrid_vae,
            lambda: hybrid.train_hybrid_vae(_X, _X, prior="vamp"), "prior"),
     BadArg(hybrid.train_hybrid_vae,

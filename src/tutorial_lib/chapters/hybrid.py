@@ -21,7 +21,7 @@ from ..train import History, TrainConfig, fit
 from ..utils import seed_everything
 from ..vae.flow_prior import FlowPriorVAE, build_flow_prior_vae
 from ..vae.model import VAEConfig
-from ..vae.objectives import elbo
+from ..vae.objectives import elbo, iwae_bound, iwae_log_likelihood
 from . import vae_digits
 from .vae_digits import VAEDigitsConfig, _check_pixels, negative_elbo
 
@@ -42,7 +42,10 @@ class HybridConfig:
     is weighted by :math:`\\min(1, t / \\text{warmup})` at step :math:`t` (KL warm-up;
     0: none), after seeding with ``seed``; the parameters with the best validation
     :math:`-\\mathrm{ELBO}` (``val_samples`` samples, every ``train.val_every`` steps)
-    are kept. ``evaluation`` is the digits chapter's configuration, whose ``k``,
+    are kept. ``train_k > 1`` trains on the importance-weighted bound with ``train_k``
+    samples instead (Burda et al. 2016, arXiv:1509.00519; no warm-up), and
+    ``val_k > 0`` selects on the importance-weighted validation NLL with ``val_k``
+    samples. ``evaluation`` is the digits chapter's configuration, whose ``k``,
     ``elbo_samples`` and ``eval_seed`` the evaluation uses."""
 
     model: VAEConfig = vae_digits.CONFIG.model
@@ -51,6 +54,8 @@ class HybridConfig:
     warmup: int = 0
     seed: int = 0
     val_samples: int = 10
+    train_k: int = 1
+    val_k: int = 0
     evaluation: VAEDigitsConfig = vae_digits.CONFIG
 
     def __post_init__(self) -> None:
@@ -65,14 +70,14 @@ class HybridConfig:
             raise ValueError(
                 f"train must be a TrainConfig with val_every >= 1, got {self.train!r}"
             )
-        for name in ("warmup", "seed"):
+        for name in ("warmup", "seed", "val_k"):
             if not _is_nonneg_int(getattr(self, name)):
                 value = getattr(self, name)
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")
-        if not _is_nonneg_int(self.val_samples) or self.val_samples < 1:
-            raise ValueError(
-                f"val_samples must be a positive int, got {self.val_samples!r}"
-            )
+        for name in ("val_samples", "train_k"):
+            value = getattr(self, name)
+            if not _is_nonneg_int(value) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 #: The chapter's configuration.
@@ -90,7 +95,8 @@ def train_hybrid_vae(
     order), build the model on ``x_train``'s device with the prior ``prior``
     (``"flow"``: ``config.flow``; ``"normal"``: the identity flow, i.e.
     :math:`\mathcal N(0, I)`) and train it on the :math:`-\mathrm{ELBO}` with KL
-    warm-up, keeping the parameters with the best validation :math:`-\mathrm{ELBO}`.
+    warm-up (or on the importance-weighted bound, ``config.train_k``), keeping the
+    parameters with the best validation value.
     The ELBO's KL term is the Monte Carlo estimate
     :math:`\log q_\phi(z\mid x) - \log p_\lambda(z)` at the reparameterised draw."""
     if not isinstance(config, HybridConfig):
@@ -110,11 +116,15 @@ def train_hybrid_vae(
     n, warmup, calls = config.val_samples, config.warmup, [0]
 
     def loss(m: FlowPriorVAE, x: Tensor) -> Tensor:
+        if config.train_k > 1:
+            return -iwae_bound(m, x, config.train_k).mean()
         calls[0] += 1  # one call per optimizer step
         beta = min(1.0, calls[0] / warmup) if warmup else 1.0
         return negative_elbo(m, x, beta)
 
     def validation(m: FlowPriorVAE) -> float:
+        if config.val_k:
+            return float(-iwae_log_likelihood(m, x_val, config.val_k).mean())
         return float(-elbo(m, x_val, n_samples=n).elbo.mean())
 
     history = fit(model, loss, x_train, train, val_fn=validation)
