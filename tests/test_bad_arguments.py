@@ -39,6 +39,7 @@ EXEMPT: dict[str, str] = {
     "tutorial_lib.chapters.road_ahead.GMMFits": "a frozen result record, built only by fit_mixtures",
     "tutorial_lib.chapters.road_ahead.SolverRow": "a frozen result record, built only by solver_comparison",
     "tutorial_lib.chapters.side_by_side.DigitsRow": "a frozen result record, built only by evaluate_family",
+    "tutorial_lib.chapters.side_by_side_2d.Row2D": "a frozen result record, built only by evaluate_2d",
     "tutorial_lib.cache.Cached": "a frozen result record, built only by load_or_build",
     "tutorial_lib.cache.cache_dir": "takes no arguments",
 }

@@ -120,6 +120,57 @@ def test_benchmark_quick_configuration_runs():
     keys = set(importlib.import_module("benchmarks").RECORD_KEYS)
     records = bench.run(quick=True)
     assert {r["model"] for r in records} == {
-        "independent pixels", "Gaussian mixture", "Gaussian KDE"
+        "independent pixels",
+        "Gaussian mixture",
+        "Gaussian KDE",
     }
     assert all(set(r) == keys and r["suite"] == "side_by_side" for r in records)
+
+
+# --- the 2-D half ---------------------------------------------------------------------
+
+from tutorial_lib.chapters import elbo, mode_collapse  # noqa: E402
+from tutorial_lib.chapters.side_by_side_2d import (  # noqa: E402
+    CONFIG_2D,
+    FAMILIES_2D,
+    Config2D,
+    evaluate_2d,
+    trained_2d,
+)
+
+
+def test_2d_families_cover_every_part():
+    assert FAMILIES_2D[:2] == ("Gaussian mixture", "Gaussian KDE")
+    assert {"VAE", "GAN", "spline flow", "diffusion", "flow matching"} <= set(
+        FAMILIES_2D
+    )
+    assert set(CONFIG_2D.datasets) == {"8gaussians", "moons"}
+
+
+def test_gan_and_vae_recipes_train_on_another_density():
+    g, history = mode_collapse.train_2d(
+        "ring", "remedy", steps=3, progress=False, data="moons"
+    )
+    assert history.steps == [0, 1, 2]
+    assert g.sample(4, torch.Generator().manual_seed(0)).shape == (4, 2)
+    short = dataclasses.replace(
+        elbo.CONFIG,
+        train=dataclasses.replace(elbo.CONFIG.train, steps=3, progress=False),
+    )
+    model, history = elbo.train_vae_2d(short, data="8gaussians")
+    assert len(history.loss) == 3
+
+
+BAD_ARGUMENTS += [
+    BadArg(Config2D, lambda: Config2D(datasets=("pinwheel",)), "datasets"),
+    BadArg(Config2D, lambda: Config2D(floor_pairs=1), "floor_pairs"),
+    BadArg(trained_2d, lambda: trained_2d("HMM", "moons"), "family"),
+    BadArg(trained_2d, lambda: trained_2d("VAE", "pinwheel"), "dataset"),
+    BadArg(evaluate_2d, lambda: evaluate_2d("pinwheel"), "dataset"),
+    BadArg(elbo.train_vae_2d, lambda: elbo.train_vae_2d(data="swiss roll"), "data"),
+    BadArg(
+        mode_collapse.train_2d,
+        lambda: mode_collapse.train_2d("ring", "remedy", data="swiss roll"),
+        "data",
+    ),
+]

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 from torch.distributions import MultivariateNormal
 
+from ..data import DENSITY_NAMES, get_density
 from ..train import History, TrainConfig, fit
 from ..utils import seed_everything
 from ..vae.model import VAE, VAEConfig, build_vae
@@ -139,14 +140,23 @@ def negative_elbo(model: VAE, x: Tensor) -> Tensor:
 
 
 def train_vae_2d(
-    config: ElboConfig = CONFIG, device: torch.device | str | None = None
+    config: ElboConfig = CONFIG,
+    device: torch.device | str | None = None,
+    data: str | None = None,
 ) -> tuple[VAE, History]:
     """Seed with ``config.seed``, build the VAE and train it on fresh samples of the
-    data at every step."""
+    data at every step: the chapter's Gaussian, or the 2-D density called ``data``
+    (the side-by-side chapter's use)."""
     _check_config(config)
+    if data is not None and data not in DENSITY_NAMES:
+        raise ValueError(f"data must be None or one of {DENSITY_NAMES}, got {data!r}")
     seed_everything(config.seed)
     model = build_vae(config.model, device)
-    sampler = lambda n, g: sample_data(n, g, config)  # noqa: E731
+    if data is None:
+        sampler = lambda n, g: sample_data(n, g, config)  # noqa: E731
+    else:
+        density = get_density(data)
+        sampler = lambda n, g: density.sample(n, g).float()  # noqa: E731
     history = fit(model, negative_elbo, sampler, config.train)
     return model, history
 

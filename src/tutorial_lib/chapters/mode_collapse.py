@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..data import get_density
+from ..data import DENSITY_NAMES, get_density
 from ..gan.networks import MLPGenerator
 from ..gan.training import GANConfig, generate, train_gan
 from ..metrics.modes import ModeStats, mode_metrics
@@ -188,15 +188,19 @@ def train_2d(
     callback: Callable[[MLPGenerator, int], None] | None = None,
     callback_every: int = 0,
     progress: bool = True,
+    data: str | None = None,
 ) -> tuple[MLPGenerator, History]:
     """Train ``method`` on ``dataset``: players initialised after
     ``torch.manual_seed(seed)``, batches drawn with ``seed``. ``callback(generator,
-    step)`` runs every ``callback_every`` steps. Returns the generator (eval mode, on
-    the CPU) and the history."""
+    step)`` runs every ``callback_every`` steps. ``data`` names another 2-D density to
+    train on with ``dataset``'s configuration (the side-by-side chapter's use). Returns
+    the generator (eval mode, on the CPU) and the history."""
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    if data is not None and data not in DENSITY_NAMES:
+        raise ValueError(f"data must be None or one of {DENSITY_NAMES}, got {data!r}")
     gan = gan_config(dataset, method, config, steps)
-    density = get_density(dataset)
+    density = get_density(dataset if data is None else data)
     torch.manual_seed(seed)
     g, d = gan.build()
     hook = None if callback is None else (lambda step: callback(g, step))
