@@ -47,7 +47,7 @@ $(READER)/.installed: $(LIBRARY) book/intro/why_generative.ipynb $(VENV)/.instal
 
 # the side-by-side chapter's models, trained by their chapters' recipes where missing
 cache: $(VENV)/.installed
-	$(BIN)/python -m tutorial_lib.chapters.side_by_side
+	TUTORIAL_BOOK_BUILD=1 $(BIN)/python -m tutorial_lib.chapters.side_by_side  # no progress bars
 
 book: $(VENV)/.installed cache
 	TUTORIAL_BOOK_BUILD=1 $(BIN)/jupyter-book build . -W -n --keep-going

@@ -136,6 +136,7 @@ from tutorial_lib.chapters.side_by_side_2d import (  # noqa: E402
     Config2D,
     evaluate_2d,
     trained_2d,
+    warm_cache_2d,
 )
 
 
@@ -167,6 +168,7 @@ BAD_ARGUMENTS += [
     BadArg(trained_2d, lambda: trained_2d("HMM", "moons"), "family"),
     BadArg(trained_2d, lambda: trained_2d("VAE", "pinwheel"), "dataset"),
     BadArg(evaluate_2d, lambda: evaluate_2d("pinwheel"), "dataset"),
+    BadArg(warm_cache_2d, lambda: warm_cache_2d("2-D"), "config"),
     BadArg(elbo.train_vae_2d, lambda: elbo.train_vae_2d(data="swiss roll"), "data"),
     BadArg(
         mode_collapse.train_2d,

@@ -435,8 +435,12 @@ def evaluate_family(
 if __name__ == "__main__":  # ``python -m tutorial_lib.chapters.side_by_side``
     from ..data import load_digits_split
     from ..utils import setup
+    from .side_by_side_2d import warm_cache_2d
 
     setup(0)
     for family, cached in warm_cache(load_digits_split()).items():
         state = "cached" if cached.hit else "trained"
-        print(f"{family}: {state} ({cached.record['seconds']:.1f} s of training)")
+        print(f"digits, {family}: {state} ({cached.record['seconds']:.1f} s)")
+    for (family, dataset), cached in warm_cache_2d().items():
+        state = "cached" if cached.hit else "trained"
+        print(f"{dataset}, {family}: {state} ({cached.record['seconds']:.1f} s)")

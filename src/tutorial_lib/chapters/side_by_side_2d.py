@@ -35,7 +35,15 @@ from ..vae.model import build_vae
 from ..vae.objectives import iwae_log_likelihood
 from . import diffusion, elbo, flow_matching, flows_2d, foundations, mode_collapse
 
-__all__ = ["Config2D", "CONFIG_2D", "FAMILIES_2D", "Row2D", "trained_2d", "evaluate_2d"]
+__all__ = [
+    "Config2D",
+    "CONFIG_2D",
+    "FAMILIES_2D",
+    "Row2D",
+    "trained_2d",
+    "warm_cache_2d",
+    "evaluate_2d",
+]
 
 #: The 2-D families, baselines first.
 FAMILIES_2D: tuple[str, ...] = (
@@ -157,6 +165,18 @@ def trained_2d(family: str, dataset: str, config: Config2D = CONFIG_2D):
     name = f"2d_{family.replace(' ', '_')}_{dataset}"
     with torch.random.fork_rng():
         return load_or_build(name, (chapter_config, dataset), build, empty)
+
+
+def warm_cache_2d(config: Config2D = CONFIG_2D) -> dict:
+    """Every deep 2-D model on every density of ``config``, trained (and cached) where
+    missing, keyed by ``(family, dataset)``."""
+    if not isinstance(config, Config2D):
+        raise ValueError(f"config must be a Config2D, got {config!r}")
+    return {
+        (family, dataset): trained_2d(family, dataset, config)
+        for dataset in config.datasets
+        for family in FAMILIES_2D[2:]
+    }
 
 
 @dataclass(frozen=True)
