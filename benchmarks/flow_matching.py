@@ -2,12 +2,12 @@
 
 It runs the chapter's own configuration and recipes (``tutorial_lib.chapters.
 flow_matching``). 2-D: for each density, the chapter's run (``train2d.steps`` steps)
-and, as extra rows whose model names state their budget, the same model trained for
-``long_steps`` steps and ``zuko``'s continuous normalizing flow (``zuko.flows.CNF``,
-FFJORD-style, exact trace) trained by maximum likelihood in the same process with the
-same network (hidden sizes, activation, time features) for the same CPU time as that
-longer run; the flows chapter's spline flow (its own configuration) is the reference
-row. Every 2-D record is the gap, test NLL minus the true entropy on the chapter's test
+and, as extra rows whose model names state their network and budget, the longer run's
+model (``long_model2d``, one hidden layer deeper) trained for ``long_steps`` steps and
+``zuko``'s continuous normalizing flow (``zuko.flows.CNF``, FFJORD-style, exact trace)
+trained by maximum likelihood in the same process with the longer run's network
+(hidden sizes, activation, time features) for the same CPU time as that run; the flows
+chapter's spline flow (its own configuration) is the reference row. Every 2-D record is the gap, test NLL minus the true entropy on the chapter's test
 points. Digits: the dequantisation bound through the ODE on the 447 test images (the
 flows part's spline flow, trained in the same process, as the reference), the training
 CPU seconds, the sampling seconds per image and the NFE of the chapter's solver.
@@ -108,18 +108,22 @@ def run_2d(config, quick: bool) -> list[dict]:
     solver = f"{config.model2d.method} {config.model2d.steps} steps"
     for task in config.datasets:
         test = chapter.make_test_set(config, task)
-        runs = [(config.train2d.steps, "chapter"), (config.long_steps, "long")]
+        long_config = dataclasses.replace(config, model2d=config.long_model2d)
+        runs = [(config, config.train2d.steps), (long_config, config.long_steps)]
         long_cpu = 0.0
-        for steps, kind in runs:
+        for run_config, steps in runs:
             start = time.process_time()
-            flow, _ = chapter.train_2d(config, task, steps=steps)
+            flow, _ = chapter.train_2d(run_config, task, steps=steps)
             cpu = time.process_time() - start
             long_cpu = cpu
-            name = f"flow matching ({steps} steps; {solver})"
+            m = run_config.model2d
+            name = (
+                f"flow matching ({m.hidden}x{m.depth}, {steps} steps; {solver})"
+            )
             records += _gap_records(
                 task, name, flow.log_prob, test, cpu, seed, count_parameters(flow)
             )
-        peer, peer_steps = train_zuko(config, task, long_cpu)
+        peer, peer_steps = train_zuko(long_config, task, long_cpu)
         name = f"zuko CNF, max. likelihood ({peer_steps} steps, {long_cpu:.0f} CPU s)"
         with torch.no_grad():
             records += _gap_records(
@@ -193,6 +197,7 @@ def run(quick: bool) -> list[dict]:
             long_steps=6,
             train2d=dataclasses.replace(config.train2d, steps=5),
             model2d=dataclasses.replace(config.model2d, steps=4),
+            long_model2d=dataclasses.replace(config.long_model2d, steps=4),
             digits_train=dataclasses.replace(config.digits_train, steps=3),
             digits=dataclasses.replace(config.digits, steps=2),
             n_samples=4,

@@ -76,8 +76,8 @@ class FlowMatchingConfig:
     2-D: ``model2d`` (network, path, solver) trained with ``train2d`` on fresh batches
     of each density in ``datasets``, parameters initialised after
     ``torch.manual_seed(model_seed)``; test sets of ``n_test`` points with seed
-    ``test_seed + i`` (``i``: the position in ``datasets``); ``long_steps``: the
-    budget of the benchmark's extra, longer run.
+    ``test_seed + i`` (``i``: the position in ``datasets``); ``long_steps`` and
+    ``long_model2d``: the budget and the model of the benchmark's extra, longer run.
 
     Digits: ``digits`` trained with ``digits_train`` on dequantised training images
     behind a logit layer (``alpha``, ``levels``); the test bound averages
@@ -87,7 +87,7 @@ class FlowMatchingConfig:
     """
 
     datasets: tuple[str, ...] = ("8gaussians", "moons", "checkerboard", "2spirals")
-    model2d: FMConfig = FMConfig(hidden=128, depth=3, steps=50)
+    model2d: FMConfig = FMConfig(hidden=128, depth=3, steps=50, times=(1.0, 1.0))
     train2d: TrainConfig = TrainConfig(
         steps=2000,
         batch_size=512,
@@ -97,10 +97,13 @@ class FlowMatchingConfig:
         desc="flow matching 2-D",
     )
     long_steps: int = 9500
+    long_model2d: FMConfig = FMConfig(hidden=128, depth=4, steps=50, times=(1.0, 1.0))
     n_test: int = 1_500
     test_seed: int = 300
     model_seed: int = 0
-    digits: FMConfig = FMConfig(hidden=512, depth=3, method="midpoint", steps=10)
+    digits: FMConfig = FMConfig(
+        hidden=512, depth=3, method="midpoint", steps=10, times=(0.5, 1.0)
+    )
     digits_train: TrainConfig = TrainConfig(
         steps=1500,
         batch_size=100,
@@ -109,7 +112,7 @@ class FlowMatchingConfig:
         progress=False,
         desc="flow matching digits",
     )
-    alpha: float = 0.01
+    alpha: float = 0.003
     levels: int = 17
     test_samples: int = 1
     digits_test_seed: int = 7
@@ -126,7 +129,7 @@ class FlowMatchingConfig:
 
     def __post_init__(self) -> None:
         check_density_names(self.datasets)
-        for name in ("model2d", "digits"):
+        for name in ("model2d", "long_model2d", "digits"):
             if not isinstance(getattr(self, name), FMConfig):
                 raise ValueError(
                     f"{name} must be an FMConfig, got {getattr(self, name)!r}"
@@ -208,6 +211,7 @@ def train_2d(
         build_path(config.model2d),
         lambda n, g: density.sample(n, g).float(),
         train,
+        times=config.model2d.times,
         device=device,
     )
     velocity = velocity.cpu().eval()
@@ -251,7 +255,12 @@ def train_digits(
 
     velocity = build_velocity(config.digits, train.shape[1], config.model_seed)
     history = train_velocity(
-        velocity, build_path(config.digits), sampler, config.digits_train, device=device
+        velocity,
+        build_path(config.digits),
+        sampler,
+        config.digits_train,
+        times=config.digits.times,
+        device=device,
     )
     flow = ContinuousFlow(
         velocity.eval(),

@@ -11,6 +11,7 @@ from .model import (
     VelocityField,
     build_path,
     cfm_loss,
+    sample_times,
     standard_normal_log_prob,
 )
 from .paths import CondOTPath, GaussianPath, VPPath, mixture_log_prob, mixture_velocity
@@ -26,6 +27,7 @@ __all__ = [
     "PATHS",
     "VelocityField",
     "build_path",
+    "sample_times",
     "cfm_loss",
     "standard_normal_log_prob",
     "ContinuousFlow",

@@ -27,6 +27,7 @@ __all__ = [
     "PATHS",
     "VelocityField",
     "build_path",
+    "sample_times",
     "cfm_loss",
     "ContinuousFlow",
     "standard_normal_log_prob",
@@ -40,8 +41,9 @@ PATHS = ("cond-ot", "vp")
 class FMConfig:
     """A flow-matching model: the velocity network (``hidden`` units, ``depth``
     hidden layers, ``activation``, ``freqs`` time frequencies), the probability path
-    (``path``, ``sigma_min`` of the cond-OT path) and the ODE solver used to sample and
-    to evaluate likelihoods (``method`` with ``steps`` fixed steps)."""
+    (``path``, ``sigma_min`` of the cond-OT path), the training times ``times`` (see
+    :func:`sample_times`) and the ODE solver used to sample and to evaluate
+    likelihoods (``method`` with ``steps`` fixed steps)."""
 
     hidden: int = 128
     depth: int = 3
@@ -49,6 +51,7 @@ class FMConfig:
     freqs: int = 3
     path: str = "cond-ot"
     sigma_min: float = 0.0
+    times: tuple[float, float] | None = None
     method: str = "rk4"
     steps: int = 50
 
@@ -69,6 +72,45 @@ class FMConfig:
             raise ValueError(
                 f"method must be one of {ODE_METHODS}, got {self.method!r}"
             )
+        _check_times(self.times)
+
+
+def _check_times(times: object) -> None:
+    if times is None:
+        return
+    if (
+        not isinstance(times, tuple)
+        or len(times) != 2
+        or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in times)
+        or not times[1] > 0
+    ):
+        raise ValueError(
+            f"times must be None or a (mean, std) pair of finite numbers with "
+            f"std > 0, got {times!r}"
+        )
+
+
+def sample_times(
+    n: int,
+    times: tuple[float, float] | None = None,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    r"""``n`` training times ``(n,)`` from the global generator: uniform on [0, 1]
+    when ``times`` is None, else logit-normal,
+    :math:`t = \operatorname{sigmoid}(m + s\,\varepsilon)`,
+    :math:`\varepsilon \sim \mathcal N(0, 1)`, with ``times = (m, s)`` (Esser et
+    al. 2024, arXiv:2403.03206). Every time still has positive density, so the loss
+    keeps the minimiser of :func:`cfm_loss`, the marginal velocity; ``m > 0`` spends
+    more of the batch near the data end, where a sharp density needs a sharp field."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    _check_times(times)
+    if times is None:
+        return torch.rand(n, dtype=dtype, device=device)
+    mean, std = times
+    return torch.sigmoid(mean + std * torch.randn(n, dtype=dtype, device=device))
 
 
 def build_path(config: FMConfig) -> GaussianPath:
@@ -125,18 +167,20 @@ def cfm_loss(
     path: GaussianPath,
     t: Tensor | None = None,
     x0: Tensor | None = None,
+    times: tuple[float, float] | None = None,
 ) -> Tensor:
     r"""The conditional flow-matching loss
     :math:`\mathbb E\,\|v_\theta(t, x_t) - u_t\|^2` on a batch of data ``x1``
     ``(n, d)``, summed over coordinates and averaged over the batch. ``t`` ``(n,)``
-    (uniform on [0, 1]) and ``x0`` ``(n, d)`` (standard normal) are drawn from the
-    global generator on ``x1``'s device unless given."""
+    (:func:`sample_times` with ``times``: uniform on [0, 1] by default) and then
+    ``x0`` ``(n, d)`` (standard normal) are drawn from the global generator on
+    ``x1``'s device unless given."""
     if not isinstance(x1, Tensor) or x1.dim() != 2 or x1.shape[0] == 0:
         raise ValueError(f"x1 must be a non-empty (n, d) tensor, got {x1!r}")
     if not isinstance(path, GaussianPath):
         raise ValueError(f"path must be a GaussianPath, got {type(path).__name__}")
     if t is None:
-        t = torch.rand(x1.shape[0], device=x1.device, dtype=x1.dtype)
+        t = sample_times(x1.shape[0], times, dtype=x1.dtype, device=x1.device)
     if x0 is None:
         x0 = torch.randn_like(x1)
     xt = path.sample(x1, t, x0)
