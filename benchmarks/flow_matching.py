@@ -7,10 +7,10 @@ model (``long_model2d``, one hidden layer deeper) trained for ``long_steps`` ste
 ``zuko``'s continuous normalizing flow (``zuko.flows.CNF``, FFJORD-style, exact trace)
 trained by maximum likelihood in the same process with the longer run's network
 (hidden sizes, activation, time features) for the same CPU time as that run; the flows
-chapter's spline flow (its own configuration) is the reference row. Every 2-D record is the gap, test NLL minus the true entropy on the chapter's test
-points. Digits: the dequantisation bound through the ODE on the 447 test images (the
-flows part's spline flow, trained in the same process, as the reference), the training
-CPU seconds, the sampling seconds per image and the NFE of the chapter's solver.
+chapter's spline flow (its own configuration) is the reference row. Every 2-D record is
+the gap, test NLL minus the true entropy on the chapter's test points. Digits: the
+dequantisation bound through the ODE on the 447 test images (the flows part's spline
+flow, trained in the same process, as the reference), the training CPU seconds, the sampling seconds per image and the NFE of the chapter's solver.
 """
 
 from __future__ import annotations
