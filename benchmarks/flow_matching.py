@@ -10,7 +10,8 @@ trained by maximum likelihood in the same process with the longer run's network
 chapter's spline flow (its own configuration) is the reference row. Every 2-D record is
 the gap, test NLL minus the true entropy on the chapter's test points. Digits: the
 dequantisation bound through the ODE on the 447 test images (the flows part's spline
-flow, trained in the same process, as the reference), the training CPU seconds, the sampling seconds per image and the NFE of the chapter's solver.
+flow, trained in the same process, as the reference), the training CPU seconds, the
+sampling seconds per image and the NFE of the chapter's solver.
 """
 
 from __future__ import annotations
