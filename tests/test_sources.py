@@ -47,3 +47,31 @@ def test_the_width_estimate_separates_known_cases():
                  r"\log\bigl(1 - D(G(z))\bigr) = \int p_\text{data}(x) \log D(x) + p_g(x) \log(1 - D(x))\, dx") > MAX_MATH
     assert width(r"\mathbb E_{p}[-\log q_\theta(x)] = H(p) + \mathrm{KL}(p\,\|\,q_\theta),") < MAX_MATH
     assert width(r"\frac{a+b+c+d}{e}") == pytest.approx(7)
+
+
+def _stray_plus_lines(markdown: str) -> list[str]:
+    """Lines outside display maths that start with '+ ': Markdown reads them as list
+    items, which breaks an inline formula that was wrapped before its plus sign."""
+    found, display = [], False
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("$$"):
+            display = not display if stripped.count("$$") == 1 else display
+            continue
+        if not display and stripped.startswith("+ "):
+            found.append(stripped[:60])
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_prose_line_starts_with_a_plus(path):
+    nb = json.loads(path.read_text())
+    stray = [f"cell {i}: {line}" for i, cell in enumerate(nb["cells"])
+             if cell["cell_type"] == "markdown"
+             for line in _stray_plus_lines("".join(cell["source"]))]
+    assert not stray, "move the '+' to the end of the previous line:\n" + "\n".join(stray)
+
+
+def test_the_plus_check_knows_display_maths():
+    assert _stray_plus_lines("so $a = b\n+ c$ holds") == ["+ c$ holds"]
+    assert _stray_plus_lines("$$\n\\begin{aligned}\na\n+ b\n\\end{aligned}\n$$") == []
