@@ -36,6 +36,7 @@ from ..metrics import discrete_nll
 from ..metrics.digit_features import DigitClassifier
 from ..utils import count_parameters
 from ..vae.model import build_vae
+from .side_by_side_2d import with_seconds
 from . import (
     autoregressive,
     diffusion,
@@ -119,39 +120,32 @@ def _fm_empty() -> nn.Module:
     )
 
 
-def _seconds(history: object) -> dict:
-    items = history if isinstance(history, list) else [history]
-    return {"seconds": float(sum(h.seconds for h in items))}
-
-
 #: The chapters' digits models: ``(name, chapter configuration, build(split) -> (model,
 #: record), empty() -> model)``.
 _DEEP: dict[str, tuple[object, Callable, Callable]] = {
     "VAE": (
         vae_digits.CONFIG,
-        lambda s: (lambda m, h: (m, _seconds(h)))(
-            *vae_digits.train_digits_vae(s.train, s.val)
-        ),
+        lambda s: with_seconds(vae_digits.train_digits_vae(s.train, s.val)),
         lambda: build_vae(vae_digits.CONFIG.model),
     ),
     "GAN": (
         gan_digits.CONFIG,
-        lambda s: (lambda g, h: (g, _seconds(h)))(
-            *gan_digits.train_digits_gan(s, "mlp", 0, progress=False)
+        lambda s: with_seconds(
+            gan_digits.train_digits_gan(s, "mlp", 0, progress=False)
         ),
         lambda: gan_digits.build_digits_gan("mlp")[0],
     ),
     "spline flow": (
         flow_digits.CONFIG,
-        lambda s: (lambda f, h: (f, _seconds(h)))(
-            *flow_digits.train_digits_flow(flow_digits.CONFIG, s.train, s.val)
+        lambda s: with_seconds(
+            flow_digits.train_digits_flow(flow_digits.CONFIG, s.train, s.val)
         ),
         lambda: flow_digits.build_digits_flow(flow_digits.CONFIG, "spline"),
     ),
     "PixelCNN": (
         autoregressive.CONFIG,
-        lambda s: (lambda m, h: (m, _seconds(h)))(
-            *autoregressive.train_digits_model(autoregressive.CONFIG, s.train, s.val)
+        lambda s: with_seconds(
+            autoregressive.train_digits_model(autoregressive.CONFIG, s.train, s.val)
         ),
         lambda: autoregressive.build_model(
             autoregressive.CONFIG,
@@ -161,16 +155,12 @@ _DEEP: dict[str, tuple[object, Callable, Callable]] = {
     ),
     "diffusion": (
         diffusion.CONFIG,
-        lambda s: (lambda m, h: (m, _seconds(h)))(
-            *diffusion.train_digits(diffusion.CONFIG, s)
-        ),
+        lambda s: with_seconds(diffusion.train_digits(diffusion.CONFIG, s)),
         None,  # needs the training images: see trained_model
     ),
     "flow matching": (
         flow_matching.CONFIG,
-        lambda s: (lambda f, h: (f, _seconds(h)))(
-            *flow_matching.train_digits(flow_matching.CONFIG, s)
-        ),
+        lambda s: with_seconds(flow_matching.train_digits(flow_matching.CONFIG, s)),
         _fm_empty,
     ),
 }

@@ -98,8 +98,12 @@ class Config2D:
 CONFIG_2D = Config2D()
 
 
-def _seconds(history) -> dict:
-    return {"seconds": float(history.seconds)}
+def with_seconds(result: tuple) -> tuple:
+    """A chapter recipe's ``(model, history or list of histories)`` as ``(model,
+    record)`` for the model cache, the record holding the training seconds."""
+    model, history = result
+    items = history if isinstance(history, list) else [history]
+    return model, {"seconds": float(sum(h.seconds for h in items))}
 
 
 def _deep(family: str, dataset: str) -> tuple[object, callable, callable]:
@@ -107,17 +111,15 @@ def _deep(family: str, dataset: str) -> tuple[object, callable, callable]:
     if family == "VAE":
         return (
             elbo.CONFIG,
-            lambda: (lambda m, h: (m, _seconds(h)))(
-                *elbo.train_vae_2d(elbo.CONFIG, data=dataset)
-            ),
+            lambda: with_seconds(elbo.train_vae_2d(elbo.CONFIG, data=dataset)),
             lambda: build_vae(elbo.CONFIG.model),
         )
     if family == "GAN":
         gan = mode_collapse.gan_config("ring", "remedy")
         return (
             mode_collapse.CONFIG,
-            lambda: (lambda g, h: (g, _seconds(h)))(
-                *mode_collapse.train_2d("ring", "remedy", progress=False, data=dataset)
+            lambda: with_seconds(
+                mode_collapse.train_2d("ring", "remedy", progress=False, data=dataset)
             ),
             lambda: gan.build()[0],
         )
@@ -125,23 +127,19 @@ def _deep(family: str, dataset: str) -> tuple[object, callable, callable]:
         kind = _FLOWS[family]
         return (
             flows_2d.CONFIG,
-            lambda: (lambda f, h: (f, _seconds(h)))(
-                *flows_2d.train_flow(flows_2d.CONFIG, dataset, kind)
-            ),
+            lambda: with_seconds(flows_2d.train_flow(flows_2d.CONFIG, dataset, kind)),
             lambda: build_flow(flows_2d.CONFIG.models[kind], 2),
         )
     if family == "diffusion":
         return (
             diffusion.CONFIG,
-            lambda: (lambda m, h: (m, _seconds(h)))(
-                *diffusion.train_2d(diffusion.CONFIG, dataset)
-            ),
+            lambda: with_seconds(diffusion.train_2d(diffusion.CONFIG, dataset)),
             lambda: diffusion.build_denoiser_2d(diffusion.CONFIG),
         )
     c = flow_matching.CONFIG
     return (
         c,
-        lambda: (lambda f, h: (f, _seconds(h)))(*flow_matching.train_2d(c, dataset)),
+        lambda: with_seconds(flow_matching.train_2d(c, dataset)),
         lambda: flow_matching.ContinuousFlow(
             flow_matching.build_velocity(c.model2d, 2, c.model_seed),
             2,
