@@ -13,7 +13,7 @@ TORCH_INDEX ?=
 # Small models run fastest single-threaded, and `make test` runs two notebooks at a time.
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
-# Trained models that the side-by-side chapter compares (state_dicts, keyed by configuration
+# Trained models that the side-by-side and applications chapters compare (state_dicts, keyed by configuration
 # and library source; see tutorial_lib.cache). `make cache` trains the missing ones.
 export TUTORIAL_CACHE ?= $(CURDIR)/.cache
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
@@ -45,9 +45,11 @@ $(READER)/.installed: $(LIBRARY) book/intro/why_generative.ipynb $(VENV)/.instal
 	rm -rf build
 	touch $@
 
-# the side-by-side chapter's models, trained by their chapters' recipes where missing
+# the models that the side-by-side and applications chapters compare, trained by their
+# chapters' recipes where missing
 cache: $(VENV)/.installed
 	TUTORIAL_BOOK_BUILD=1 $(BIN)/python -m tutorial_lib.chapters.side_by_side  # no progress bars
+	TUTORIAL_BOOK_BUILD=1 $(BIN)/python -m tutorial_lib.chapters.anomaly
 
 book: $(VENV)/.installed cache
 	TUTORIAL_BOOK_BUILD=1 $(BIN)/jupyter-book build . -W -n --keep-going

@@ -41,6 +41,9 @@ EXEMPT: dict[str, str] = {
     "tutorial_lib.chapters.side_by_side.DigitsRow": "a frozen result record, built only by evaluate_family",
     "tutorial_lib.chapters.side_by_side_2d.Row2D": "a frozen result record, built only by evaluate_2d",
     "tutorial_lib.cache.Cached": "a frozen result record, built only by load_or_build",
+    "tutorial_lib.metrics.detection.Detection": "a frozen result record, built only by detection_metrics",
+    "tutorial_lib.chapters.anomaly.FamilyScores": "a frozen result record, built only by score_family",
+    "tutorial_lib.chapters.augmentation.AugmentationRun": "a frozen result record, built only by run_augmentation",
     "tutorial_lib.cache.cache_dir": "takes no arguments",
 }
 

@@ -108,8 +108,7 @@ def _check_split(split: object) -> DigitsSplit:
 # --- the deep families: each chapter's recipe, its empty model and its measures -------
 
 
-def _fm_empty() -> nn.Module:
-    c = flow_matching.CONFIG
+def _fm_empty(c: flow_matching.FlowMatchingConfig = flow_matching.CONFIG) -> nn.Module:
     velocity = flow_matching.build_velocity(c.digits, 64, c.model_seed)
     return flow_matching.ContinuousFlow(
         velocity,
