@@ -15,6 +15,7 @@ from tutorial_lib.chapters import anomaly, augmentation, autoregressive, vae_dig
 from tutorial_lib.chapters.anomaly import AnomalyConfig
 from tutorial_lib.chapters.augmentation import AugmentationConfig, AugmentationRun
 from tutorial_lib.data import load_digits_split
+from tutorial_lib.data.digits import check_split
 from tutorial_lib.metrics import (
     detection_metrics,
     discrete_log_likelihood,
@@ -235,6 +236,7 @@ def test_benchmark_quick_configuration_runs():
 
 
 BAD_ARGUMENTS = [
+    BadArg(check_split, lambda: check_split("digits"), "split"),
     BadArg(
         detection_metrics,
         lambda: detection_metrics(torch.zeros(3, 2), torch.ones(2)),

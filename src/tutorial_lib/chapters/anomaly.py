@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from ..baselines import GMMConfig, IndependentPixels, select_bandwidth, select_gmm
 from ..cache import Cached, load_or_build
-from ..data.digits import LEVELS, DigitsSplit, dequantize
+from ..data.digits import LEVELS, DigitsSplit, check_split, dequantize
 from ..diffusion.objectives import elbo_terms
 from ..metrics import Detection, detection_metrics, discrete_log_likelihood
 from ..vae.model import build_vae
@@ -173,12 +173,6 @@ class AnomalyConfig:
 CONFIG = AnomalyConfig()
 
 
-def _check_split(split: object) -> DigitsSplit:
-    if not isinstance(split, DigitsSplit):
-        raise ValueError(f"split must be a DigitsSplit, got {type(split).__name__}")
-    return split
-
-
 def _check_config(config: object) -> AnomalyConfig:
     if not isinstance(config, AnomalyConfig):
         raise ValueError(f"config must be an AnomalyConfig, got {config!r}")
@@ -187,7 +181,7 @@ def _check_config(config: object) -> AnomalyConfig:
 
 def normal_split(split: DigitsSplit, held_out: tuple[int, ...]) -> DigitsSplit:
     """``split`` without the images of the classes ``held_out`` in every part."""
-    _check_split(split)
+    check_split(split)
     AnomalyConfig(held_out=held_out)  # validates held_out
     parts = {}
     for part in ("train", "val", "test"):
@@ -227,7 +221,7 @@ def anomaly_sets(
 ) -> dict[str, Tensor]:
     """The anomalies of each kind of ``config.kinds``: the test digits of each held-out
     class, and the first ``config.n_corrupted`` normal test digits corrupted."""
-    _check_split(split)
+    check_split(split)
     _check_config(config)
     out = {f"unseen {c}s": split.test[split.test_labels == c] for c in config.held_out}
     normal = normal_split(split, config.held_out).test
@@ -282,7 +276,7 @@ def trained_model(
     """The digits model of the deep family ``family`` (one of :data:`DEEP_FAMILIES`)
     trained by its chapter's recipe, with model seed ``seed``, on ``split`` without the
     classes ``held_out``: from the model cache, or trained and cached when missing."""
-    _check_split(split)
+    check_split(split)
     if family not in DEEP_FAMILIES:
         raise ValueError(f"family must be one of {DEEP_FAMILIES}, got {family!r}")
     if not _is_int(seed, 0):
@@ -423,7 +417,7 @@ def score_family(
     """``family`` (one of :data:`FAMILIES`) trained without ``config.held_out`` with
     seed ``seed`` (the deep ones from the model cache), scoring the normal validation
     and test digits and :func:`anomaly_sets`."""
-    _check_split(split)
+    check_split(split)
     _check_config(config)
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..data.digits import LEVELS, DigitsSplit
+from ..data.digits import LEVELS, DigitsSplit, check_split
 from ..metrics.digit_features import DigitClassifier
 from . import side_by_side
 
@@ -95,8 +95,7 @@ CONFIG = AugmentationConfig()
 
 
 def _check(split: object, config: object) -> None:
-    if not isinstance(split, DigitsSplit):
-        raise ValueError(f"split must be a DigitsSplit, got {type(split).__name__}")
+    check_split(split)
     if not isinstance(config, AugmentationConfig):
         raise ValueError(f"config must be an AugmentationConfig, got {config!r}")
 
@@ -162,8 +161,7 @@ def representations(split: DigitsSplit) -> dict:
     """The representations of :data:`SOURCES` after ``"none"``, each an ``(encode,
     decode)`` pair between pixel levels ``(N, 64)`` and codes; the VAE and the flow are
     the side-by-side chapter's (from the model cache, trained where missing)."""
-    if not isinstance(split, DigitsSplit):
-        raise ValueError(f"split must be a DigitsSplit, got {type(split).__name__}")
+    check_split(split)
     vae = side_by_side.trained_model("VAE", split).model
     flow = side_by_side.trained_model("spline flow", split).model
     top = LEVELS - 1

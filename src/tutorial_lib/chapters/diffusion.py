@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
 from ..data import check_density_names, get_density
-from ..data.digits import DigitsSplit, LEVELS
+from ..data.digits import LEVELS, DigitsSplit, check_split
 from ..diffusion import (
     DiscreteDenoiser,
     LogSNRSchedule,
@@ -276,11 +276,6 @@ def score_error(
     return rel.item(), cos.item()
 
 
-def _check_split(split: DigitsSplit) -> DigitsSplit:
-    if not isinstance(split, DigitsSplit):
-        raise ValueError(f"split must be a DigitsSplit, got {type(split).__name__}")
-    return split
-
 
 def build_digits_denoiser(config: DiffusionConfig, train: Tensor) -> DiscreteDenoiser:
     """A fresh convolutional digits denoiser whose prior logits are the per-pixel
@@ -340,7 +335,7 @@ def train_digits(
     ``config.train_digits``, keeping the parameters with the best validation bound
     (``config.val_samples`` times per image). Returns the model (CPU, eval mode) and
     its history."""
-    _check_split(split)
+    check_split(split)
     model = build_digits_denoiser(config, split.train)
     values = grid_values(LEVELS)
     history = train_denoiser(
@@ -388,7 +383,7 @@ def frechet_vs_steps(
 ) -> list[tuple[int, float, float]]:
     """For each number of steps in ``config.sample_steps``: ``(steps, Fréchet distance
     of config.n_samples samples to the test images, CPU seconds per image)``."""
-    _check_split(split)
+    check_split(split)
     rows = []
     for steps in config.sample_steps:
         x, per_image = sampling_seconds(

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from ..data import check_density_names, dequantize, get_density
-from ..data.digits import DigitsSplit
+from ..data.digits import DigitsSplit, check_split
 from ..flow_matching import (
     ContinuousFlow,
     FMConfig,
@@ -229,11 +229,6 @@ def digits_preprocess(config: FlowMatchingConfig) -> LogitTransform:
     return LogitTransform(64, config.levels, config.alpha)
 
 
-def _check_split(split: DigitsSplit) -> DigitsSplit:
-    if not isinstance(split, DigitsSplit):
-        raise ValueError(f"split must be a DigitsSplit, got {type(split).__name__}")
-    return split
-
 
 def train_digits(
     config: FlowMatchingConfig,
@@ -244,7 +239,7 @@ def train_digits(
     """Train ``config.digits`` by flow matching on logit-transformed dequantised
     training images; return the continuous flow (eval mode, with the logit layer in
     front and the model's solver) and the history."""
-    _check_split(split)
+    check_split(split)
     preprocess = digits_preprocess(config)
     train = split.train
 
@@ -319,7 +314,7 @@ def solver_sweep(
     first ``config.sweep_images`` test images (one noise draw), the Fréchet distance of
     ``config.n_samples`` samples to the test split in ``classifier``'s features, and
     the CPU seconds per sample. One dict per solver."""
-    _check_split(split)
+    check_split(split)
     if not isinstance(classifier, DigitClassifier):
         raise ValueError(
             f"classifier must be a DigitClassifier, got {type(classifier).__name__}"

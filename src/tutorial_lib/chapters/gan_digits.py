@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..data.digits import DigitsSplit, to_pixels, to_unit
+from ..data.digits import DigitsSplit, check_split, to_pixels, to_unit
 from ..gan.networks import ConvDiscriminator, ConvGenerator
 from ..gan.training import GANConfig, train_gan
 from ..metrics.digit_features import CLASSIFIER_TRAIN, DigitClassifier, train_classifier
@@ -126,11 +126,6 @@ def _check_model(model: str) -> str:
     return model
 
 
-def _check_split(split: DigitsSplit) -> DigitsSplit:
-    if not isinstance(split, DigitsSplit):
-        raise ValueError(f"split must be a DigitsSplit, got {type(split).__name__}")
-    return split
-
 
 def digits_classifier(
     split: DigitsSplit, config: GANDigitsConfig = CONFIG
@@ -138,7 +133,7 @@ def digits_classifier(
     """The feature extractor: :func:`~tutorial_lib.metrics.train_classifier` on the
     train split with ``config.classifier`` (selected on the validation split), in eval
     mode."""
-    _check_split(split)
+    check_split(split)
     clf, _ = train_classifier(
         split.train, split.train_labels, split.val, split.val_labels, config.classifier
     )
@@ -169,7 +164,7 @@ def train_digits_gan(
     initialised after ``torch.manual_seed(seed)``, batches drawn with ``seed``.
     ``callback(generator, step)`` runs every ``callback_every`` steps. Returns the
     generator (eval mode, CPU) and the history."""
-    _check_split(split)
+    check_split(split)
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
     train = config.train(model)
@@ -213,7 +208,7 @@ def frechet_to_test(
     """The Fréchet distance (the squared 2-Wasserstein distance between the fitted
     Gaussians) from ``pixels`` ``(N, 64)`` to the test split, in ``classifier``'s
     features."""
-    _check_split(split)
+    check_split(split)
     if pixels.dim() != 2 or pixels.shape[1] != 64:
         raise ValueError(f"pixels must have shape (N, 64), got {tuple(pixels.shape)}")
     classifier.eval()

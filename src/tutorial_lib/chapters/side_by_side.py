@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from ..baselines import GaussianKDE, IndependentPixels, select_bandwidth, select_gmm
 from ..cache import Cached, load_or_build
-from ..data.digits import DigitsSplit, dequantize
+from ..data.digits import DigitsSplit, check_split, dequantize
 from ..metrics import discrete_nll
 from ..metrics.digit_features import DigitClassifier
 from ..utils import count_parameters
@@ -98,11 +98,6 @@ class SideBySideConfig:
 #: The chapter's configuration.
 CONFIG = SideBySideConfig()
 
-
-def _check_split(split: object) -> DigitsSplit:
-    if not isinstance(split, DigitsSplit):
-        raise ValueError(f"split must be a DigitsSplit, got {type(split).__name__}")
-    return split
 
 
 # --- the deep families: each chapter's recipe, its empty model and its measures -------
@@ -177,7 +172,7 @@ def trained_model(family: str, split: DigitsSplit) -> Cached:
     """The digits model of the deep family ``family`` (a key of the chapters' models:
     VAE, GAN, spline flow, PixelCNN, diffusion, flow matching), from the model cache or
     trained by its chapter's recipe when missing."""
-    _check_split(split)
+    check_split(split)
     if family not in _DEEP:
         raise ValueError(f"family must be one of {tuple(_DEEP)}, got {family!r}")
     config, build, empty = _DEEP[family]
@@ -192,7 +187,7 @@ def trained_model(family: str, split: DigitsSplit) -> Cached:
 
 def warm_cache(split: DigitsSplit) -> dict[str, Cached]:
     """Every deep family's model, trained (and cached) where missing."""
-    _check_split(split)
+    check_split(split)
     return {family: trained_model(family, split) for family in _DEEP}
 
 
@@ -376,7 +371,7 @@ def evaluate_family(
 ) -> tuple[DigitsRow, Tensor]:
     """The row of ``family`` (one of :data:`FAMILIES`) and its ``config.n_samples``
     samples ``(n, 64)`` (pixel values 0..16)."""
-    _check_split(split)
+    check_split(split)
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
     if not isinstance(classifier, DigitClassifier):

@@ -17,6 +17,7 @@ from torch import Tensor
 
 __all__ = [
     "DigitsSplit",
+    "check_split",
     "load_digits_split",
     "LEVELS",
     "to_unit",
@@ -71,6 +72,14 @@ def _check_tensor(x: object, name: str, floating: bool = False) -> Tensor:
         kind = "a floating-point tensor" if floating else "a tensor"
         raise ValueError(f"{name} must be {kind}, got {_shape(x)}")
     return x
+
+
+def check_split(split: object) -> DigitsSplit:
+    """``split`` itself if it is a :class:`DigitsSplit`, else a ``ValueError`` that
+    names ``split`` (for the chapters' recipes that take the split)."""
+    if not isinstance(split, DigitsSplit):
+        raise ValueError(f"split must be a DigitsSplit, got {type(split).__name__}")
+    return split
 
 
 def load_digits_split() -> DigitsSplit:
