@@ -16,9 +16,16 @@ import torch
 from bad_arguments import BadArg
 from torch.distributions import Independent, Normal
 
-from tutorial_lib.chapters import hybrid, vae_digits
+from tutorial_lib.autoregressive import ARConfig
+from tutorial_lib.chapters import autoregressive, hybrid, vae_digits
 from tutorial_lib.flows import Flow, FlowConfig, build_flow
 from tutorial_lib.vae import VAE, VAEConfig, build_vae, elbo, iwae_log_likelihood
+from tutorial_lib.vae.ar_decoder import (
+    ARDecoderVAE,
+    ARLikelihood,
+    ConditionalGatedPixelCNN,
+    build_ar_decoder_vae,
+)
 from tutorial_lib.vae.flow_prior import (
     FlowDistribution,
     FlowPriorVAE,
@@ -213,10 +220,96 @@ def test_benchmark_quick_mode_runs():
     bench = importlib.import_module("benchmarks.hybrid")
     keys = set(importlib.import_module("benchmarks").RECORD_KEYS)
     records = bench.run(quick=True)
-    assert len(records) == 5 * 5 + 2  # five models, five metrics, two target rows
+    # five models with five metrics, two target rows, the VLAE's three quick rows
+    assert len(records) == 5 * 5 + 2 + 3
     for r in records:
         assert set(r) == keys and r["suite"] == "hybrid"
         assert math.isfinite(r["value"]) and r["seconds"] >= 0
+
+
+# --- the VLAE: a conditional PixelCNN decoder -------------------------------------
+
+
+def _tiny_ar_vae(seed: int = 0) -> ARDecoderVAE:
+    torch.manual_seed(seed)
+    config = VAEConfig(data_dim=4, latent_dim=2, hidden=8, layers=1,
+                       likelihood="categorical", levels=3)
+    model = ARDecoderVAE(config, FlowConfig("spline_ar", layers=1, hidden=8),
+                         ARConfig("gated", width=4, depth=2), shape=(2, 2)).double()
+    with torch.no_grad():  # away from the zero-initialised heads
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return model.eval()
+
+
+def test_conditional_pixelcnn_is_autoregressive_given_the_code():
+    torch.manual_seed(1)
+    net = ConditionalGatedPixelCNN(3, shape=(4, 4), levels=5, channels=6, layers=2)
+    x = torch.randint(0, 5, (1, 16)).double()
+    z = torch.randn(1, 3)
+    net = net.double()
+    jac = torch.autograd.functional.jacobian(
+        lambda v: net.conditional_logits(v, z.double()).sum(-1)[0], x)[:, 0]  # (16, 16)
+    for i in range(16):  # output i depends on no input j >= i
+        assert torch.all(jac[i, i:] == 0), i
+    assert jac.abs().sum() > 0  # and on some earlier ones
+    # the code reaches every pixel, the first one included
+    jz = torch.autograd.functional.jacobian(
+        lambda c: net.conditional_logits(x, c).sum(-1)[0], z.double())[:, 0]  # (16, 3)
+    assert torch.all(jz.abs().sum(1) > 0)
+
+
+def test_ar_decoder_likelihood_sums_to_one_over_every_image():
+    model = _tiny_ar_vae()
+    images = torch.cartesian_prod(*[torch.arange(3.0)] * 4).double()  # (81, 4)
+    z = torch.randn(2, 2, dtype=torch.float64)
+    with torch.no_grad():
+        for zi in z:
+            log_p = model.likelihood(zi.expand(81, 2)).log_prob(images)
+            assert torch.logsumexp(log_p, 0).exp().item() == pytest.approx(1, abs=1e-12)
+
+
+def test_ar_decoder_broadcasts_like_the_vae_decoder_and_bounds_hold():
+    model = _tiny_ar_vae()
+    x = torch.tensor([[0.0, 1.0, 2.0, 1.0], [2.0, 2.0, 0.0, 0.0]], dtype=torch.float64)
+    z = torch.randn(5, 2, 2, dtype=torch.float64)  # (S, B, latent)
+    with torch.no_grad():
+        lp = model.likelihood(z).log_prob(x)
+        one = model.likelihood(z[3, 1]).log_prob(x[1])
+    assert lp.shape == (5, 2) and torch.allclose(lp[3, 1], one)
+    # exact log p(x) by quadrature over the 2-D latent; ELBO < IW <= exact (+ MC error)
+    t = torch.linspace(-7, 7, 201, dtype=torch.float64)
+    grid, cell = torch.cartesian_prod(t, t), float((t[1] - t[0]) ** 2)
+    with torch.no_grad():
+        joint = model.likelihood(grid[:, None, :]).log_prob(x) + model.prior().log_prob(
+            grid)[:, None]
+        exact = torch.logsumexp(joint, 0) + math.log(cell)
+        torch.manual_seed(3)
+        bound = elbo(model, x, n_samples=4000).elbo
+    torch.manual_seed(4)
+    iw = iwae_log_likelihood(model, x, 4000)
+    assert torch.all(bound < iw) and torch.all(iw <= exact + 0.02)
+
+
+def test_ar_decoder_samples_and_refuses_a_mean():
+    model = _tiny_ar_vae()
+    g = torch.Generator().manual_seed(0)
+    x = model.sample(6, g)
+    assert x.shape == (6, 4) and torch.equal(x, x.round()) and x.max() <= 2
+    with pytest.raises(ValueError, match="mean"):
+        model.sample(2, g, mean=True)
+    # a code that pins every pixel: sampling returns the pinned image
+    z = torch.zeros(3, 2, dtype=torch.float64)
+    assert model.likelihood(z).sample(generator=g).shape == (3, 4)
+
+
+def test_the_vlae_configuration_is_the_chapters():
+    assert hybrid.VLAE.decoder.kind == "gated" and hybrid.VLAE.decoder.depth == 2
+    assert hybrid.VLAE.model == hybrid.CONFIG.model
+    assert hybrid.VLAE.flow == hybrid.CONFIG.flow
+    assert hybrid.VLAE.train.steps == autoregressive.CONFIG.train.steps
+    x = vae_digits.CONFIG  # the evaluation differs from the digits chapter's only in k
+    assert dataclasses.replace(hybrid.VLAE.evaluation, k=x.k, elbo_samples=x.elbo_samples) == x
 
 
 # --- bad arguments (format: tests/bad_arguments.py) --------------------------------
@@ -224,7 +317,33 @@ def test_benchmark_quick_mode_runs():
 _Z = torch.zeros
 _X = torch.zeros(4, 64)
 
+_DIGITS64 = VAEConfig(data_dim=64, latent_dim=2, hidden=8, likelihood="categorical")
+
 BAD_ARGUMENTS = [
+    BadArg(ConditionalGatedPixelCNN, lambda: ConditionalGatedPixelCNN(0), "latent_dim"),
+    BadArg(ConditionalGatedPixelCNN.conditional_logits,
+           lambda: ConditionalGatedPixelCNN(2).conditional_logits(_X, _Z(4, 3)), "z"),
+    BadArg(ARLikelihood, lambda: ARLikelihood("net", _Z(2, 2)), "net"),
+    BadArg(ARLikelihood, lambda: ARLikelihood(ConditionalGatedPixelCNN(2), _Z(2, 3)),
+           "z"),
+    BadArg(ARLikelihood.log_prob,
+           lambda: ARLikelihood(ConditionalGatedPixelCNN(2), _Z(2, 2)).log_prob(
+               _Z(2, 5)), "x"),
+    BadArg(ARLikelihood.sample,
+           lambda: ARLikelihood(ConditionalGatedPixelCNN(2), _Z(2, 2)).sample((3,)),
+           "sample_shape"),
+    BadArg(ARDecoderVAE, lambda: ARDecoderVAE(_DIGITS64, None, ARConfig("made")), "decoder"),
+    BadArg(ARDecoderVAE,
+           lambda: ARDecoderVAE(_DIGITS64, None, ARConfig("gated"), shape=(4, 4)), "shape"),
+    BadArg(ARDecoderVAE.decode,
+           lambda: ARDecoderVAE(_DIGITS64, None, ARConfig("gated", 4, 1)).decode(
+               _Z(2, 2), mean=True), "mean"),
+    BadArg(build_ar_decoder_vae,
+           lambda: build_ar_decoder_vae("config", None, ARConfig("gated")), "config"),
+    BadArg(hybrid.HybridConfig, lambda: hybrid.HybridConfig(decoder=ARConfig("made")),
+           "decoder"),
+    BadArg(hybrid.train_decoder_alone,
+           lambda: hybrid.train_decoder_alone(_X, _X, hybrid.CONFIG), "config"),
     BadArg(FlowDistribution, lambda: FlowDistribution("flow"), "flow"),
     BadArg(FlowDistribution.log_prob,
            lambda: FlowDistribution(Flow([], 2)).log_prob(_Z(3, 3)), "value"),

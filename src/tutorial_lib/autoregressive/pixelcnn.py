@@ -54,9 +54,7 @@ class MaskedConv2d(nn.Conv2d):
     """A same-size convolution whose ``(kh, kw)`` kernel is multiplied by
     :func:`pixelcnn_mask` ``(kh, kw, kind)`` for every channel pair."""
 
-    def __init__(
-        self, c_in: int, c_out: int, kernel: int | tuple[int, int], kind: str
-    ):
+    def __init__(self, c_in: int, c_out: int, kernel: int | tuple[int, int], kind: str):
         kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
         mask = pixelcnn_mask(kh, kw, kind)  # validates kh, kw, kind
         super().__init__(c_in, c_out, (kh, kw), padding=(kh // 2, kw // 2))
@@ -174,9 +172,22 @@ class GatedLayer(nn.Module):
         self.v_to_h = nn.Conv2d(2 * channels, 2 * channels, 1)
         self.h_out = nn.Conv2d(channels, channels, 1)
 
-    def forward(self, v: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(
+        self,
+        v: Tensor,
+        h: Tensor,
+        bias_v: Tensor | None = None,
+        bias_h: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """``bias_v`` and ``bias_h`` (broadcast to ``(N, 2C, H, W)``), when given, are
+        added to the pre-activations of the two stacks: the conditioning of the
+        conditional PixelCNN (van den Oord et al. 2016b, eq. 4)."""
         v_raw = self.v_conv(v)  # (N, 2C, H, W), rows <= r
+        if bias_v is not None:
+            v_raw = v_raw + bias_v
         h_raw = self.h_conv(h) + self.v_to_h(_shift_down(v_raw))
+        if bias_h is not None:
+            h_raw = h_raw + bias_h
         h_new = self.h_out(_gate(h_raw))
         return _gate(v_raw), h_new if self.first else h + h_new
 

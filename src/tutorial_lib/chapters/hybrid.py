@@ -14,18 +14,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import torch
 from torch import Tensor
 
+from ..autoregressive import ARConfig
 from ..flows.build import FlowConfig
 from ..train import History, TrainConfig, fit
 from ..utils import seed_everything
+from ..vae.ar_decoder import build_ar_decoder_vae
 from ..vae.flow_prior import FlowPriorVAE, build_flow_prior_vae
 from ..vae.model import VAEConfig
 from ..vae.objectives import elbo, iwae_bound, iwae_log_likelihood
-from . import vae_digits
+from . import autoregressive, vae_digits
 from .vae_digits import VAEDigitsConfig, _check_pixels, negative_elbo
 
-__all__ = ["HybridConfig", "CONFIG", "PRIORS", "train_hybrid_vae"]
+__all__ = [
+    "HybridConfig",
+    "CONFIG",
+    "VLAE",
+    "PRIORS",
+    "train_hybrid_vae",
+    "train_decoder_alone",
+]
 
 #: The priors :func:`train_hybrid_vae` can train with.
 PRIORS = ("flow", "normal")
@@ -46,7 +56,10 @@ class HybridConfig:
     samples instead (Burda et al. 2016, arXiv:1509.00519; no warm-up), and
     ``val_k > 0`` selects on the importance-weighted validation NLL with ``val_k``
     samples. ``evaluation`` is the digits chapter's configuration, whose ``k``,
-    ``elbo_samples`` and ``eval_seed`` the evaluation uses."""
+    ``elbo_samples`` and ``eval_seed`` the evaluation uses. ``decoder``, when set (an
+    ``ARConfig`` of kind ``"gated"``), replaces the MLP decoder by a conditional gated
+    PixelCNN of that architecture (:class:`~tutorial_lib.vae.ar_decoder.ARDecoderVAE`).
+    """
 
     model: VAEConfig = vae_digits.CONFIG.model
     flow: FlowConfig = FlowConfig("spline_ar", layers=2, hidden=64)
@@ -57,8 +70,16 @@ class HybridConfig:
     train_k: int = 1
     val_k: int = 0
     evaluation: VAEDigitsConfig = vae_digits.CONFIG
+    decoder: ARConfig | None = None
 
     def __post_init__(self) -> None:
+        if self.decoder is not None and (
+            not isinstance(self.decoder, ARConfig) or self.decoder.kind != "gated"
+        ):
+            raise ValueError(
+                f"decoder must be None or an ARConfig of kind 'gated', "
+                f"got {self.decoder!r}"
+            )
         if not isinstance(self.evaluation, VAEDigitsConfig):
             raise ValueError(
                 f"evaluation must be a VAEDigitsConfig, got {self.evaluation!r}"
@@ -82,6 +103,20 @@ class HybridConfig:
 
 #: The chapter's configuration.
 CONFIG = HybridConfig()
+
+#: The variational lossy autoencoder of the chapter (Chen et al. 2017): the flow-prior
+#: VAE with a two-layer conditional gated PixelCNN as decoder, trained with the
+#: autoregressive chapter's recipe (steps, batch, learning rate) and a KL warm-up;
+#: importance-weighted evaluation with k = 100 and the ELBO with 10 samples (every sample
+#: costs a PixelCNN pass).
+VLAE = replace(
+    CONFIG,
+    decoder=ARConfig("gated", width=32, depth=2),
+    train=replace(autoregressive.CONFIG.train, desc="vlae"),
+    warmup=400,
+    val_samples=4,
+    evaluation=replace(vae_digits.CONFIG, k=100, elbo_samples=10),
+)
 
 
 def train_hybrid_vae(
@@ -111,7 +146,10 @@ def train_hybrid_vae(
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     seed_everything(seed)
     flow = config.flow if prior == "flow" else None
-    model = build_flow_prior_vae(config.model, flow, x_train.device)
+    if config.decoder is None:
+        model = build_flow_prior_vae(config.model, flow, x_train.device)
+    else:
+        model = build_ar_decoder_vae(config.model, flow, config.decoder, x_train.device)
     train = replace(config.train, seed=seed, desc=f"hybrid-{prior}")
     n, warmup, calls = config.val_samples, config.warmup, [0]
 
@@ -129,3 +167,21 @@ def train_hybrid_vae(
 
     history = fit(model, loss, x_train, train, val_fn=validation)
     return model, history
+
+
+def train_decoder_alone(
+    x_train: Tensor, x_val: Tensor, config: HybridConfig = VLAE
+) -> tuple[torch.nn.Module, History]:
+    """The control of the VLAE: its decoder's architecture ``config.decoder`` without
+    a latent code, an unconditional gated PixelCNN trained by the autoregressive
+    chapter's recipe (:func:`~tutorial_lib.chapters.autoregressive.train_model`, its
+    configuration and seed)."""
+    if not isinstance(config, HybridConfig) or config.decoder is None:
+        raise ValueError(
+            f"config must be a HybridConfig with a decoder, got {config!r}"
+        )
+    _check_pixels(x_train, "x_train")
+    _check_pixels(x_val, "x_val")
+    return autoregressive.train_model(
+        autoregressive.CONFIG, config.decoder, x_train, x_val
+    )
