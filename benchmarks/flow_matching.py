@@ -3,7 +3,8 @@
 It runs the chapter's own configuration and recipes (``tutorial_lib.chapters.
 flow_matching``). 2-D: for each density, the chapter's run (``train2d.steps`` steps)
 and, as extra rows whose model names state their network and budget, the longer run's
-model (``long_model2d``, one hidden layer deeper) trained for ``long_steps`` steps and
+model (``long_model2d``, one hidden layer deeper, with Fourier features of the
+position) trained for ``long_steps`` steps of ``long_batch_size`` points and
 ``zuko``'s continuous normalizing flow (``zuko.flows.CNF``, FFJORD-style, exact trace)
 trained by maximum likelihood in the same process with the longer run's network
 (hidden sizes, activation, time features) for the same CPU time as that run; the flows
@@ -33,7 +34,8 @@ FLOOR = "true entropy H(p) (gap >= 0)"
 
 class ZukoCNF(torch.nn.Module):
     """``zuko.flows.CNF`` with the velocity network of ``config.model2d``: the same
-    hidden sizes, activation and number of time frequencies."""
+    hidden sizes, activation and number of time frequencies (zuko's network has no
+    Fourier features of the position)."""
 
     def __init__(self, model2d, features: int = 2):
         super().__init__()
@@ -109,7 +111,7 @@ def run_2d(config, quick: bool) -> list[dict]:
     solver = f"{config.model2d.method} {config.model2d.steps} steps"
     for task in config.datasets:
         test = chapter.make_test_set(config, task)
-        long_config = dataclasses.replace(config, model2d=config.long_model2d)
+        long_config = chapter.long_run_config(config)
         runs = [(config, config.train2d.steps), (long_config, config.long_steps)]
         long_cpu = 0.0
         for run_config, steps in runs:
@@ -117,9 +119,11 @@ def run_2d(config, quick: bool) -> list[dict]:
             flow, _ = chapter.train_2d(run_config, task, steps=steps)
             cpu = time.process_time() - start
             long_cpu = cpu
-            m = run_config.model2d
+            m, batch = run_config.model2d, run_config.train2d.batch_size
+            fourier = f", {m.space_freqs} Fourier octaves" if m.space_freqs else ""
             name = (
-                f"flow matching ({m.hidden}x{m.depth}, {steps} steps; {solver})"
+                f"flow matching ({m.hidden}x{m.depth}{fourier}, {steps} steps of "
+                f"{batch}; {solver})"
             )
             records += _gap_records(
                 task, name, flow.log_prob, test, cpu, seed, count_parameters(flow)

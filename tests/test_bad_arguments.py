@@ -67,6 +67,7 @@ CORE: list[BadArg] = [
     BadArg(utils.glue, lambda: utils.glue("", 1.0), "name"),
     BadArg(utils.glue_table, lambda: utils.glue_table("t", "no table"), "markdown"),
     BadArg(tnn.mlp, lambda: tnn.mlp(2, 2, 8, 1, activation="swish"), "activation"),
+    BadArg(tnn.activation_module, lambda: tnn.activation_module("swish"), "activation"),
     BadArg(tnn.MaskedLinear, lambda: tnn.MaskedLinear(torch.full((3, 2), 0.5)), "mask"),
     BadArg(tnn.MADE, lambda: tnn.MADE(3, 2, 8, 1, torch.tensor([0, 0, 1])), "order"),
     BadArg(train.TrainConfig, lambda: train.TrainConfig(steps=0, batch_size=8), "steps"),

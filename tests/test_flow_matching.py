@@ -26,6 +26,7 @@ from tutorial_lib.flow_matching import (
     ContinuousFlow,
     FMConfig,
     GaussianPath,
+    ConvVelocityField,
     VelocityField,
     VPPath,
     build_path,
@@ -35,8 +36,9 @@ from tutorial_lib.flow_matching import (
     sample_times,
     standard_normal_log_prob,
     train_velocity,
+    velocity_field,
 )
-from tutorial_lib.flows import ode_log_prob, odeint
+from tutorial_lib.flows import divergence, ode_log_prob, odeint
 from tutorial_lib.metrics.digit_features import DigitClassifier
 from tutorial_lib.train import TrainConfig
 
@@ -230,6 +232,51 @@ def test_velocity_field_accepts_one_time_or_one_per_row():
     torch.testing.assert_close(net(0.3, x), net(torch.full((5, 1), 0.3), x))
 
 
+@pytest.mark.parametrize(
+    "net",
+    [
+        lambda: VelocityField(2, 8, 2, space_freqs=3),
+        lambda: ConvVelocityField(16, 4, 2),
+    ],
+    ids=["mlp-fourier", "conv"],
+)
+def test_velocity_networks_keep_rows_apart_and_divergence_is_exact(net):
+    """Each row's velocity depends on that row alone (the exact divergence by one
+    backward pass per coordinate relies on it), one time equals a time per row, and
+    the divergence is the trace of the autograd Jacobian."""
+    torch.manual_seed(0)
+    net = net().double()
+    x = torch.randn(4, net.dim, dtype=torch.float64)
+    jac = torch.autograd.functional.jacobian(lambda y: net(0.3, y), x)  # (4, d, 4, d)
+    for i in range(4):
+        for j in range(4):
+            if i != j:
+                assert jac[i, :, j].abs().max() == 0
+    torch.testing.assert_close(net(0.3, x), net(torch.full((4,), 0.3), x))
+    traces = torch.stack([jac[i, :, i].trace() for i in range(4)])
+    torch.testing.assert_close(divergence(net, torch.tensor(0.3), x), traces)
+
+
+def test_fourier_features_and_the_network_factory():
+    """space_freqs = 0 is the plain MLP (same parameters drawn from the same seed);
+    K octaves widen the input by 2 K features per coordinate, at the frequencies
+    space_base * 2^j; velocity_field builds the network that config.net names."""
+    torch.manual_seed(0)
+    plain = VelocityField(2, 8, 2)
+    torch.manual_seed(0)
+    zero = VelocityField(2, 8, 2, space_freqs=0)
+    for a, b in zip(plain.parameters(), zero.parameters()):
+        torch.testing.assert_close(a, b)
+    wide = VelocityField(2, 8, 2, freqs=3, space_freqs=4, space_base=0.5)
+    assert wide.net[0].in_features == 2 * (1 + 2 * 4) + 2 * 3
+    torch.testing.assert_close(wide.space, torch.tensor([0.5, 1.0, 2.0, 4.0]))
+    conv = velocity_field(FMConfig(net="conv", hidden=4, depth=2), 64)
+    assert isinstance(conv, ConvVelocityField) and len(conv.blocks) == 2
+    assert conv(0.5, torch.zeros(3, 64)).shape == (3, 64)
+    mlp_net = velocity_field(FMConfig(hidden=4, space_freqs=2), 2)
+    assert isinstance(mlp_net, VelocityField) and mlp_net.space.numel() == 2
+
+
 def test_cfm_loss_is_the_written_out_regression():
     torch.manual_seed(0)
     net, path = VelocityField(2, 16, 2), CondOTPath(0.01)
@@ -340,6 +387,8 @@ _P = CondOTPath()
 _X = torch.zeros(3, 2)
 _C = chapter.CONFIG
 _V = VelocityField(2, 4, 1)
+_CV = ConvVelocityField(16, 2, 1)
+_IMG = torch.zeros(3, 16)
 _F = ContinuousFlow(_V, 2, "euler", 1)
 _SPLIT = load_digits_split()
 
@@ -386,6 +435,23 @@ BAD_ARGUMENTS = [
     BadArg(
         VelocityField.from_config, lambda: VelocityField.from_config({}, 2), "config"
     ),
+    BadArg(VelocityField, lambda: VelocityField(2, space_freqs=-1), "space_freqs"),
+    BadArg(VelocityField, lambda: VelocityField(2, space_base=0.0), "space_base"),
+    BadArg(FMConfig, lambda: FMConfig(net="unet"), "net"),
+    BadArg(FMConfig, lambda: FMConfig(space_freqs=1.5), "space_freqs"),
+    BadArg(FMConfig, lambda: FMConfig(space_base=float("inf")), "space_base"),
+    BadArg(FMConfig, lambda: FMConfig(net="conv", space_freqs=2), "space_freqs"),
+    BadArg(ConvVelocityField, lambda: ConvVelocityField(63), "dim"),
+    BadArg(ConvVelocityField, lambda: ConvVelocityField(64, channels=0), "channels"),
+    BadArg(ConvVelocityField, lambda: ConvVelocityField(64, blocks=0), "blocks"),
+    BadArg(ConvVelocityField.forward, lambda: _CV(0.5, torch.zeros(3, 3)), "x"),
+    BadArg(ConvVelocityField.forward, lambda: _CV(torch.zeros(2), _IMG), "t"),
+    BadArg(
+        ConvVelocityField.from_config,
+        lambda: ConvVelocityField.from_config(None, 64),
+        "config",
+    ),
+    BadArg(velocity_field, lambda: velocity_field("mlp", 2), "config"),
     BadArg(cfm_loss, lambda: cfm_loss(_V, torch.zeros(0, 2), _P), "x1"),
     BadArg(cfm_loss, lambda: cfm_loss(_V, _X, "ot"), "path"),
     BadArg(cfm_loss, lambda: cfm_loss(_V, _X, _P, times=(0.0, -1.0)), "times"),
@@ -437,6 +503,12 @@ BAD_ARGUMENTS = [
         lambda: chapter.make_test_set(_C, "rings"),
         "dataset",
     ),
+    BadArg(
+        chapter.FlowMatchingConfig,
+        lambda: chapter.FlowMatchingConfig(long_batch_size=0),
+        "long_batch_size",
+    ),
+    BadArg(chapter.long_run_config, lambda: chapter.long_run_config(None), "config"),
     BadArg(
         chapter.build_velocity,
         lambda: chapter.build_velocity(None, 2, 0),

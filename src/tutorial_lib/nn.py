@@ -13,10 +13,18 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["ACTIVATIONS", "mlp", "MaskedLinear", "MADE"]
+__all__ = ["ACTIVATIONS", "activation_module", "mlp", "MaskedLinear", "MADE"]
 
 #: Activation names accepted by :func:`mlp`.
 ACTIVATIONS = ("relu", "gelu", "tanh", "leaky_relu")
+
+
+def activation_module(name: str) -> nn.Module:
+    """The activation module of ``name`` (one of :data:`ACTIVATIONS`; ``"leaky_relu"``
+    has slope 0.2), as :func:`mlp` uses it."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
+    return _activation(name)
 
 
 def _activation(name: str) -> nn.Module:

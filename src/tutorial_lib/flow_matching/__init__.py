@@ -5,14 +5,17 @@ continuous flow that a velocity field defines (:mod:`.model`), and training
 part's (:mod:`tutorial_lib.flows.continuous`)."""
 
 from .model import (
+    NETS,
     PATHS,
     ContinuousFlow,
+    ConvVelocityField,
     FMConfig,
     VelocityField,
     build_path,
     cfm_loss,
     sample_times,
     standard_normal_log_prob,
+    velocity_field,
 )
 from .paths import CondOTPath, GaussianPath, VPPath, mixture_log_prob, mixture_velocity
 from .training import train_velocity
@@ -25,7 +28,10 @@ __all__ = [
     "mixture_log_prob",
     "FMConfig",
     "PATHS",
+    "NETS",
     "VelocityField",
+    "ConvVelocityField",
+    "velocity_field",
     "build_path",
     "sample_times",
     "cfm_loss",
