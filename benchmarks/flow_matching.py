@@ -4,15 +4,16 @@ It runs the chapter's own configuration and recipes (``tutorial_lib.chapters.
 flow_matching``). 2-D: for each density, the chapter's run (``train2d.steps`` steps)
 and, as extra rows whose model names state their network and budget, the longer run's
 model (``long_model2d``, one hidden layer deeper, with Fourier features of the
-position) trained for ``long_steps`` steps of ``long_batch_size`` points and
-``zuko``'s continuous normalizing flow (``zuko.flows.CNF``, FFJORD-style, exact trace)
-trained by maximum likelihood in the same process with the longer run's network
-(hidden sizes, activation, time features) for the same CPU time as that run; the flows
-chapter's spline flow (its own configuration) is the reference row. Every 2-D record is
-the gap, test NLL minus the true entropy on the chapter's test points. Digits: the
-dequantisation bound through the ODE on the 447 test images (the flows part's spline
-flow, trained in the same process, as the reference), the training CPU seconds, the
-sampling seconds per image and the NFE of the chapter's solver.
+position and a wider spread of training times) trained for ``long_steps`` steps of
+``long_batch_size`` points and ``zuko``'s continuous normalizing flow
+(``zuko.flows.CNF``, FFJORD-style, exact trace) trained by maximum likelihood in the
+same process with the longer run's network (hidden sizes, activation, time features)
+and batch size for the same CPU time as that run; the flows chapter's spline flow (its
+own configuration) is the reference row. Every 2-D record is the gap, test NLL minus
+the true entropy on the chapter's test points. Digits: the dequantisation bound
+through the ODE on the 447 test images (the flows part's spline flow, trained in the
+same process, as the reference), the training CPU seconds, the sampling seconds per
+image and the NFE of the chapter's solver.
 """
 
 from __future__ import annotations
@@ -121,9 +122,10 @@ def run_2d(config, quick: bool) -> list[dict]:
             long_cpu = cpu
             m, batch = run_config.model2d, run_config.train2d.batch_size
             fourier = f", {m.space_freqs} Fourier octaves" if m.space_freqs else ""
+            times = f", logit-normal times {m.times}" if m.times else ""
             name = (
-                f"flow matching ({m.hidden}x{m.depth}{fourier}, {steps} steps of "
-                f"{batch}; {solver})"
+                f"flow matching ({m.hidden}x{m.depth}{fourier}{times}, {steps} steps "
+                f"of {batch}; {solver})"
             )
             records += _gap_records(
                 task, name, flow.log_prob, test, cpu, seed, count_parameters(flow)
