@@ -232,7 +232,8 @@ class ConvVelocityField(nn.Module):
     where digits have no ink, from the centre); ``blocks`` residual blocks
     :math:`h \leftarrow h + a(\mathrm{conv}(h + W_b\,\tau(t)))`, each adding its own
     linear map of the time features :math:`\tau(t)`; a 3x3 convolution to one map.
-    Its locality suits images far better than an MLP of the same cost."""
+    On the digits it is the flow-matching chapter's network (see that chapter for
+    its bound)."""
 
     def __init__(
         self,
